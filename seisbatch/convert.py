@@ -1,0 +1,177 @@
+"""SEG-Y and HDF5 -> seisbatch store, in parallel on Dask.
+
+The client scans headers, decides the geometry and writes a metadata-only store; each task then
+reads the traces of one chunk-aligned block of the trace grid, writes amplitude, headers and mask
+for that block directly into the store, and returns only small statistics. Peak memory is a few
+blocks, whatever the file size. The store is marked complete only after every block is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from typing import Any
+
+import numpy as np
+import zarr
+from distributed import Client
+
+from . import engine, geometry, segy_reader, stats, store
+from .errors import SeisbatchError
+from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, encode
+
+
+def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    """Chunk-aligned blocks that tile the trace grid exactly once."""
+    ranges = [
+        [slice(a, min(a + c, n)) for a in range(0, n, c)] for n, c in zip(grid_shape, grid_chunks)
+    ]
+    return [tuple(b) for b in itertools.product(*ranges)]
+
+
+def file_digest(path: str, chunk: int = 1 << 22) -> str:
+    """sha256 of a file, to tie a store to the exact file it came from."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while data := fh.read(chunk):
+            h.update(data)
+    return h.hexdigest()
+
+
+def parse_chunks(text: str | None, ndim: int) -> tuple[int, ...] | None:
+    """'32,32,512' -> (32, 32, 512), checked against the number of dims."""
+    if not text:
+        return None
+    try:
+        chunks = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise SeisbatchError(None, f"--chunks must be comma-separated integers, got {text!r}") from None
+    if len(chunks) != ndim or min(chunks) < 1:
+        raise SeisbatchError(None, f"--chunks needs {ndim} positive sizes for this survey, got {text!r}")
+    return chunks
+
+
+# ---------------------------------------------------------------- SEG-Y
+
+
+def segy_block_task(layout: dict, path: str, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool) -> dict:
+    """Worker: read the file traces of one grid block and write it into the store."""
+    lay = segy_reader.SegyLayout(**layout)
+    live = g2f >= 0
+    order = g2f[live]
+    sort = np.argsort(order, kind="stable")
+    records = segy_reader.read_selected(lay, order[sort])
+    unsort = np.empty_like(sort)
+    unsort[sort] = np.arange(len(sort))
+    records = records[unsort]  # back to the block's grid order
+    values = decode(records["samples"], lay.format)
+    grid = g2f.shape
+    amp = np.zeros(grid + (lay.n_samples,), dtype=np.float32)
+    amp[live] = values
+    hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
+    hdr[live] = records["header"]
+    zarr.open_array(store=path, path="amplitude", mode="r+")[block] = amp
+    zarr.open_array(store=path, path="raw_headers", mode="r+")[block] = hdr
+    zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
+    n_raw = 0
+    if keep_raw:
+        lossy = (encode(values, lay.format, lay.endian) != records["samples"]).any(axis=1)
+        n_raw = int(lossy.sum())
+        if n_raw:
+            raw = zarr.open_array(store=path, path="raw_samples", mode="r+")
+            bits = np.zeros(amp.shape, dtype=raw.dtype)
+            bits[live] = records["samples"].astype(raw.dtype)
+            raw[block] = bits
+            flags = np.zeros(grid, dtype=bool)
+            flags[live] = lossy
+            zarr.open_array(store=path, path="raw_trace", mode="r+")[block] = flags
+    part = stats.block_stats(values)
+    part["raw_traces"] = n_raw
+    return part
+
+
+def _trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
+                  il_byte: int, xl_byte: int) -> dict[str, np.ndarray]:
+    """cdp_x/cdp_y (scaled) on the grid, and for trace-ordered data the header line numbers."""
+    size = int(np.prod(geom.grid_shape))
+    scale = segy_reader.coordinate_scalar(fields[segy_reader.TH_SCALCO])
+    out: dict[str, np.ndarray] = {}
+    for name, byte in (("cdp_x", segy_reader.TH_CDP_X), ("cdp_y", segy_reader.TH_CDP_Y)):
+        v = np.full(size, np.nan)
+        v[geom.grid_index] = fields[byte] * scale
+        out[name] = v.reshape(geom.grid_shape)
+    if geom.kind != "3d":
+        for name, byte in (("inline_number", il_byte), ("crossline_number", xl_byte)):
+            out[name] = fields[byte].astype(np.int32)
+    return out
+
+
+def convert_segy(
+    src: str,
+    dst: str,
+    *,
+    client: Client | None = None,
+    inline_byte: int = 189,
+    crossline_byte: int = 193,
+    geometry_kind: str = "auto",
+    endian: str | None = None,
+    chunks: tuple[int, ...] | None = None,
+    sample_units: str = "ms",
+    overwrite: bool = False,
+    progress: engine.Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Convert a SEG-Y file into a new store at ``dst``; returns a summary."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    layout = segy_reader.scan(src, endian)
+    wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
+    fields = segy_reader.read_header_fields(layout, wanted)
+    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
+    store.prepare_output(dst, overwrite, inputs=(src,))
+    text, binary, ext = segy_reader.read_file_header(layout)
+    ns = layout.n_samples
+    chunks = chunks or store.default_chunks(geom.dims, ns)
+    if len(chunks) != len(geom.dims) + 1:
+        raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
+    keep_raw = layout.format not in EXACT_IN_FLOAT32
+    dt_ms = layout.sample_interval_us / 1000.0
+    attrs = {
+        "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
+                     "inline_byte": inline_byte, "crossline_byte": crossline_byte},
+        "source": {"path": os.path.abspath(src), "size": layout.file_size, "format": "segy"},
+        "segy": {
+            **layout.to_dict(),
+            "format_name": SAMPLE_FORMATS[layout.format][1],
+            "text_header": store.b64(text),
+            "binary_header": store.b64(binary),
+            "ext_headers": [store.b64(e) for e in ext],
+        },
+        "sample_interval": dt_ms,
+        "sample_units": sample_units,
+        "convert_options": {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian},
+    }
+    store.create(
+        dst, dims=geom.dims, axes=geom.axes,
+        samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
+        chunks=chunks, attrs=attrs, with_headers=True,
+        with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
+        n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
+    )
+    store.write_trace_order(dst, geom.grid_index)
+    g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
+    g2f[geom.grid_index] = np.arange(layout.n_traces)
+    g2f = g2f.reshape(geom.grid_shape)
+    blocks = plan_blocks(geom.grid_shape, chunks[:-1])
+    with engine.maybe_client(client, workers=workers) as c:
+        digest = c.submit(file_digest, src, pure=False)
+        parts = engine.run_tasks(
+            c, segy_block_task, [(layout.to_dict(), dst, b, g2f[b], keep_raw) for b in blocks], progress
+        )
+        sha = digest.result()
+    survey = stats.merge(parts)
+    n_raw = sum(p["raw_traces"] for p in parts)
+    source = dict(attrs["source"], sha256=sha)
+    store.finish(dst, stats=survey, source=source, raw_traces=n_raw)
+    return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
+            "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}

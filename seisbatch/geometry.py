@@ -1,0 +1,117 @@
+"""Survey geometry from trace header values: 3D grid, 2D line, or plain traces (pre-stack/unsorted).
+
+Pure index arithmetic on header arrays, no I/O, so it is tested and reused everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import reduce
+
+import numpy as np
+
+from .errors import SeisbatchError
+
+KINDS = ("auto", "3d", "2d", "traces")
+#: A 3D grid must have at least this fraction of its cells filled to be chosen automatically.
+MIN_FILL = 0.5
+
+
+@dataclass
+class Geometry:
+    """How the traces of a file map onto the store's trace grid.
+
+    ``grid_index[i]`` is the flat index in the trace grid (shape ``grid_shape``) of file trace i.
+    """
+
+    kind: str  # "3d", "2d" or "traces"
+    dims: tuple[str, ...]  # trace-grid dims, e.g. ("inline", "crossline") or ("trace",)
+    axes: dict[str, np.ndarray]  # coordinate values of each grid dim
+    grid_index: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(self.axes[d]) for d in self.dims)
+
+    @property
+    def n_live(self) -> int:
+        return len(self.grid_index)
+
+
+def regular_axis(values: np.ndarray) -> np.ndarray:
+    """Sorted line numbers of an axis: the full regular range (so missing lines become dead) when
+    that is not much larger than the lines present, else just the values present."""
+    uniq = np.unique(values)
+    if len(uniq) < 2:
+        return uniq
+    step = reduce(math.gcd, np.diff(uniq).tolist())
+    full = np.arange(uniq[0], uniq[-1] + step, step, dtype=np.int64)
+    return full if len(full) <= 4 * len(uniq) + 16 else uniq
+
+
+def _duplicates_message(il: np.ndarray, xl: np.ndarray) -> str:
+    pairs = np.stack([il, xl], axis=1)
+    uniq, counts = np.unique(pairs, axis=0, return_counts=True)
+    dup = uniq[counts > 1]
+    first = ", ".join(f"({a}, {b})" for a, b in dup[:3])
+    return (
+        f"duplicate inline/crossline pairs: {len(dup)} pairs appear more than once, e.g. {first}; "
+        "check --inline-byte/--crossline-byte, or use --geometry traces for pre-stack data"
+    )
+
+
+def grid_3d(il: np.ndarray, xl: np.ndarray) -> Geometry:
+    """Inline x crossline grid; raises if any pair repeats."""
+    il_axis, xl_axis = regular_axis(il), regular_axis(xl)
+    ii = np.searchsorted(il_axis, il)
+    xi = np.searchsorted(xl_axis, xl)
+    flat = ii * len(xl_axis) + xi
+    if len(np.unique(flat)) != len(flat):
+        raise ValueError(_duplicates_message(il, xl))
+    return Geometry("3d", ("inline", "crossline"), {"inline": il_axis, "crossline": xl_axis}, flat)
+
+
+def traces(n: int, kind: str = "traces") -> Geometry:
+    """One trace axis in file order."""
+    return Geometry(kind, ("trace",), {"trace": np.arange(n, dtype=np.int64)}, np.arange(n, dtype=np.int64))
+
+
+def detect(il: np.ndarray, xl: np.ndarray, force: str = "auto", path: str | None = None) -> Geometry:
+    """Choose the geometry of a file from its inline/crossline header values.
+
+    auto: a 3D grid when both axes vary, pairs are unique and the grid is at least half full; a 2D
+    line when one axis is constant and the other is unique per trace; otherwise traces in file order.
+    """
+    if force not in KINDS:
+        raise SeisbatchError(path, f"unknown geometry {force!r}; choose one of {KINDS}")
+    n = len(il)
+    if force == "traces":
+        return traces(n)
+    if force == "2d":
+        return traces(n, "2d")
+    if force == "3d":
+        try:
+            return grid_3d(il, xl)
+        except ValueError as exc:
+            raise SeisbatchError(path, str(exc)) from None
+    n_il, n_xl = len(np.unique(il)), len(np.unique(xl))
+    if n_il > 1 and n_xl > 1:
+        try:
+            geom = grid_3d(il, xl)
+        except ValueError as exc:
+            g = traces(n)
+            g.notes.append(f"not a 3D grid ({str(exc).split(';')[0]}): stored as traces")
+            return g
+        fill = n / math.prod(geom.grid_shape)
+        if fill >= MIN_FILL:
+            if fill < 1:
+                geom.notes.append(f"irregular 3D grid: {math.prod(geom.grid_shape) - n} missing traces")
+            return geom
+        g = traces(n)
+        g.notes.append(f"inline/crossline grid only {fill:.0%} full: stored as traces")
+        return g
+    if (n_il == 1) != (n_xl == 1) and max(n_il, n_xl) == n:
+        return traces(n, "2d")
+    return traces(n)

@@ -1,0 +1,91 @@
+"""SEG-Y sample formats: decoding raw trace samples to float32 and encoding them back.
+
+Decoding of IBM floats uses segyio's C routine; everything else is a numpy view. Encoding is done
+here because segyio exposes no public float-to-IBM routine. IBM -> IEEE -> IBM is exact for every
+normalised IBM value inside float32's range; anything else is kept raw by the converter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import segyio
+import segyio._segyio  # noqa: F401  (tools.native needs the C module loaded)
+
+#: format code -> (numpy kind and width, human name). Format 4 (fixed point with gain) and 7/15
+#: (3-byte integers) are not read by segyio and are refused.
+SAMPLE_FORMATS: dict[int, tuple[str, str]] = {
+    1: ("u4", "4-byte IBM float"),
+    2: ("i4", "4-byte signed integer"),
+    3: ("i2", "2-byte signed integer"),
+    5: ("f4", "4-byte IEEE float"),
+    6: ("f8", "8-byte IEEE float"),
+    8: ("i1", "1-byte signed integer"),
+    9: ("i8", "8-byte signed integer"),
+    10: ("u4", "4-byte unsigned integer"),
+    11: ("u2", "2-byte unsigned integer"),
+    12: ("u8", "8-byte unsigned integer"),
+    16: ("u1", "1-byte unsigned integer"),
+}
+
+#: Formats whose every value is exactly representable in float32, so no raw copy is ever needed.
+EXACT_IN_FLOAT32 = {3, 5, 8, 11, 16}
+
+
+def sample_size(fmt: int) -> int:
+    """Bytes per sample of a supported format code."""
+    return np.dtype(SAMPLE_FORMATS[fmt][0]).itemsize
+
+
+def raw_dtype(fmt: int, endian: str) -> np.dtype:
+    """The numpy dtype that reads the file's sample bytes as they are (IBM as its bit pattern)."""
+    order = ">" if endian == "big" else "<"
+    return np.dtype(order + SAMPLE_FORMATS[fmt][0])
+
+
+def decode(raw: np.ndarray, fmt: int) -> np.ndarray:
+    """Raw samples (dtype from :func:`raw_dtype`) to a new native float32 array."""
+    if fmt == 1:
+        big = raw.astype(">u4", copy=True)  # segyio's native() expects big-endian IBM words
+        return segyio.tools.native(big.view(np.float32), format=1, copy=False)
+    return raw.astype(np.float32)
+
+
+def ieee_to_ibm(values: np.ndarray) -> np.ndarray:
+    """float32/float64 values to IBM single-precision bit patterns (uint32), rounded to nearest.
+
+    Zero keeps its sign, non-finite values and overflows saturate to the largest IBM magnitude,
+    underflows become zero.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    sign = np.where(np.signbit(x), np.uint32(0x80000000), np.uint32(0))
+    mag = np.abs(x)
+    finite = np.isfinite(mag)
+    frac, exp2 = np.frexp(np.where(finite, mag, 0.0))  # mag = frac * 2**exp2, frac in [0.5, 1)
+    exp16 = -((-exp2) // 4)  # ceil(exp2 / 4)
+    shift = 4 * exp16 - exp2  # 0..3 bits lost to hexadecimal normalisation
+    mant = np.rint(np.ldexp(frac, 24 - shift)).astype(np.int64)
+    carry = mant >= (1 << 24)
+    mant = np.where(carry, mant >> 4, mant)
+    exp16 = exp16 + carry
+    biased = exp16 + 64
+    bits = (biased.astype(np.int64) << 24) | mant
+    bits = np.where(mag == 0, 0, bits)
+    bits = np.where(biased < 0, 0, bits)
+    bits = np.where((biased > 127) | ~finite, 0x7FFFFFFF, bits)
+    return (bits.astype(np.uint32) | sign).astype(np.uint32)
+
+
+def encode(values: np.ndarray, fmt: int, endian: str) -> np.ndarray:
+    """float values to raw samples of ``fmt`` in the file's byte order.
+
+    Integer formats round to nearest and clip to the type's range, so a processed volume always
+    fits the original format.
+    """
+    target = raw_dtype(fmt, endian)
+    if fmt == 1:
+        return ieee_to_ibm(values).astype(target)
+    if target.kind == "f":
+        return np.asarray(values).astype(target)
+    info = np.iinfo(target)
+    v = np.rint(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0))
+    return np.clip(v, info.min, info.max).astype(target)

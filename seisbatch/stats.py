@@ -1,0 +1,76 @@
+"""Survey-level amplitude statistics that workers compute per block and the client merges.
+
+The denoiser scales every tile by the same survey statistics, so they are gathered once, at
+conversion, over live samples only. A histogram of log10|amplitude| gives robust percentiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LOG_LO, _LOG_HI, _BINS = -12.0, 12.0, 2400  # 0.01 decade bins over |a| in [1e-12, 1e12]
+
+
+def block_stats(values: np.ndarray) -> dict:
+    """Partial statistics of a block of live samples (any shape)."""
+    v = values.ravel()
+    finite = np.isfinite(v)
+    n_nonfinite = int(v.size - finite.sum())
+    if n_nonfinite:
+        v = v[finite]
+    v64 = v.astype(np.float64)
+    mag = np.abs(v64)
+    nz = mag[mag > 0]
+    hist = np.bincount(
+        np.clip(((np.log10(nz) - _LOG_LO) * (_BINS / (_LOG_HI - _LOG_LO))).astype(np.int64), 0, _BINS - 1),
+        minlength=_BINS,
+    )
+    return {
+        "count": int(v.size),
+        "zeros": int(v.size - nz.size),
+        "nonfinite": n_nonfinite,
+        "sum": float(v64.sum()),
+        "sumsq": float(np.dot(v64, v64)),
+        "min": float(v.min()) if v.size else None,
+        "max": float(v.max()) if v.size else None,
+        "hist": hist,
+    }
+
+
+def merge(parts: list[dict]) -> dict:
+    """Combine partial statistics into survey statistics (JSON-ready)."""
+    n = sum(p["count"] for p in parts)
+    mins = [p["min"] for p in parts if p["min"] is not None]
+    maxs = [p["max"] for p in parts if p["max"] is not None]
+    hist = np.sum([p["hist"] for p in parts], axis=0) if parts else np.zeros(_BINS, np.int64)
+    total = float(sum(p["sum"] for p in parts))
+    sumsq = float(sum(p["sumsq"] for p in parts))
+    mean = total / n if n else 0.0
+    var = max(sumsq / n - mean * mean, 0.0) if n else 0.0
+    zeros = sum(p["zeros"] for p in parts)
+    return {
+        "count": n,
+        "zeros": zeros,
+        "nonfinite": sum(p["nonfinite"] for p in parts),
+        "min": min(mins) if mins else 0.0,
+        "max": max(maxs) if maxs else 0.0,
+        "mean": mean,
+        "std": float(np.sqrt(var)),
+        "rms": float(np.sqrt(sumsq / n)) if n else 0.0,
+        "abs_p50": _abs_percentile(hist, zeros, 50),
+        "abs_p99": _abs_percentile(hist, zeros, 99),
+        "abs_p999": _abs_percentile(hist, zeros, 99.9),
+    }
+
+
+def _abs_percentile(hist: np.ndarray, zeros: int, q: float) -> float:
+    """Percentile of |amplitude| from the log histogram (bin centre, within 1.2%)."""
+    total = int(hist.sum()) + zeros
+    if total == 0:
+        return 0.0
+    rank = q / 100 * total
+    if rank <= zeros:
+        return 0.0
+    idx = int(np.searchsorted(np.cumsum(hist), rank - zeros))
+    width = (_LOG_HI - _LOG_LO) / _BINS
+    return float(10 ** (_LOG_LO + (min(idx, _BINS - 1) + 0.5) * width))
