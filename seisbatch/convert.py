@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import engine, geometry, segy_reader, stats, store
+from . import engine, geometry, hdf5_source, segy_reader, stats, store
 from .errors import SeisbatchError
 from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, encode
 
@@ -39,16 +39,16 @@ def file_digest(path: str, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
-def parse_chunks(text: str | None, ndim: int) -> tuple[int, ...] | None:
-    """'32,32,512' -> (32, 32, 512), checked against the number of dims."""
+def parse_chunks(text: str | None) -> tuple[int, ...] | None:
+    """'32,32,512' -> (32, 32, 512); the converters check the count against the survey's dims."""
     if not text:
         return None
     try:
         chunks = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise SeisbatchError(None, f"--chunks must be comma-separated integers, got {text!r}") from None
-    if len(chunks) != ndim or min(chunks) < 1:
-        raise SeisbatchError(None, f"--chunks needs {ndim} positive sizes for this survey, got {text!r}")
+    if min(chunks) < 1:
+        raise SeisbatchError(None, f"--chunks sizes must be positive, got {text!r}")
     return chunks
 
 
@@ -175,3 +175,67 @@ def convert_segy(
     store.finish(dst, stats=survey, source=source, raw_traces=n_raw)
     return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
             "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}
+
+
+# ---------------------------------------------------------------- HDF5
+
+
+def hdf5_block_task(vol: dict, path: str, block: tuple[slice, ...]) -> dict:
+    """Worker: copy one grid block of an HDF5 volume into the store; all-zero traces are dead."""
+    v = hdf5_source.Hdf5Volume(**vol)
+    data = hdf5_source.read_block(v, block)
+    live = np.any(data != 0, axis=-1)
+    zarr.open_array(store=path, path="amplitude", mode="r+")[block] = data
+    zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
+    part = stats.block_stats(data[live])
+    part["raw_traces"] = 0
+    return part
+
+
+def convert_hdf5(
+    src: str,
+    dst: str,
+    *,
+    dataset: str | None = None,
+    axes: str | None = None,
+    sample_interval: float = 4.0,
+    sample_units: str = "ms",
+    client: Client | None = None,
+    chunks: tuple[int, ...] | None = None,
+    overwrite: bool = False,
+    progress: engine.Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Convert a 2D or 3D HDF5 dataset into a new store at ``dst``."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    vol = hdf5_source.open_volume(src, dataset, axes)
+    store.prepare_output(dst, overwrite, inputs=(src,))
+    shape = vol.store_shape
+    dims = vol.dims
+    chunks = chunks or store.default_chunks(dims, shape[-1])
+    if len(chunks) != len(shape):
+        raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
+    axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
+    attrs = {
+        "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": []},
+        "source": {"path": os.path.abspath(src), "size": os.path.getsize(src), "format": "hdf5",
+                   "dataset": vol.dataset, "axes": list(vol.axes)},
+        "sample_interval": sample_interval,
+        "sample_units": sample_units,
+        "convert_options": {"chunks": list(chunks)},
+    }
+    store.create(
+        dst, dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]), sample_units=sample_units,
+        chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None, n_file_traces=int(np.prod(shape[:-1])),
+    )
+    store.write_trace_order(dst, np.arange(int(np.prod(shape[:-1])), dtype=np.int64))
+    blocks = plan_blocks(shape[:-1], chunks[:-1])
+    vol_dict = {"path": vol.path, "dataset": vol.dataset, "shape": vol.shape, "axes": vol.axes}
+    with engine.maybe_client(client, workers=workers) as c:
+        digest = c.submit(file_digest, src, pure=False)
+        parts = engine.run_tasks(c, hdf5_block_task, [(vol_dict, dst, b) for b in blocks], progress)
+        sha = digest.result()
+    survey = stats.merge(parts)
+    store.finish(dst, stats=survey, source=dict(attrs["source"], sha256=sha))
+    return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),
+            "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": []}

@@ -15,46 +15,12 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import engine, segy_reader, store
+from . import engine, store
 from .errors import SeisbatchError
 from .segy_format import encode
+from .segy_writer import file_header, records, trace_headers
 
 TASK_BYTES = 32 << 20  # samples written per task
-
-
-def _put(headers: np.ndarray, byte: int, values: np.ndarray | int, size: int) -> None:
-    headers[:, byte - 1 : byte - 1 + size] = (
-        np.broadcast_to(np.asarray(values, dtype=f">i{size}"), (len(headers),)).view(np.uint8).reshape(-1, size)
-    )
-
-
-def synthetic_file_header(ns: int, dt_us: int, description: str) -> tuple[bytes, bytes]:
-    """EBCDIC textual header and big-endian binary header (IEEE float, SEG-Y rev 1)."""
-    lines = [f"C{i + 1:2d} " for i in range(40)]
-    lines[0] += "SEG-Y WRITTEN BY SEISBATCH"
-    lines[1] += description[:76]
-    lines[2] += f"SAMPLES {ns} INTERVAL {dt_us} US FORMAT 5 (IEEE FLOAT)"
-    lines[3] += "INLINE BYTE 189 CROSSLINE BYTE 193"
-    text = "".join(line[:80].ljust(80) for line in lines).encode("cp037")
-    binary = np.zeros(400, dtype=np.uint8)
-    for byte, size, value in ((3217, 2, dt_us), (3221, 2, ns), (3225, 2, 5), (3255, 2, 1), (3501, 2, 0x0100), (3503, 2, 1)):
-        binary[byte - 3201 : byte - 3201 + size] = np.frombuffer(int(value).to_bytes(size, "big"), np.uint8)
-    return text, binary.tobytes()
-
-
-def synthetic_trace_headers(file_traces: np.ndarray, lines: dict[str, np.ndarray], ns: int, dt_us: int, delay: int) -> np.ndarray:
-    headers = np.zeros((len(file_traces), 240), dtype=np.uint8)
-    _put(headers, 1, file_traces + 1, 4)
-    _put(headers, 5, file_traces + 1, 4)
-    _put(headers, 109, delay, 2)
-    _put(headers, 115, ns, 2)
-    _put(headers, 117, dt_us, 2)
-    if "inline" in lines:
-        _put(headers, 189, lines["inline"], 4)
-        _put(headers, 193, lines["crossline"], 4)
-    else:
-        _put(headers, 21, lines["trace"] + 1, 4)
-    return headers
 
 
 def _gather(arr: zarr.Array, coords: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -84,13 +50,11 @@ def export_task(
         headers = _gather(root["raw_headers"], coords)
     else:
         lines = {d: root[d][:][c] for d, c in zip(root["trace_mask"].metadata.dimension_names, coords)}
-        headers = synthetic_trace_headers(np.arange(start, stop), lines, ns, spec["interval_us"], spec["delay_ms"])
-    records = np.empty(stop - start, dtype=[("h", "u1", (240,)), ("s", samples.dtype, (ns,))])
-    records["h"] = headers
-    records["s"] = samples
+        headers = trace_headers(np.arange(start, stop), lines, ns, spec["interval_us"], spec["delay_ms"])
+    data = records(headers, samples)
     fd = os.open(out, os.O_WRONLY)
     try:
-        os.pwrite(fd, records.tobytes(), spec["data_offset"] + start * spec["trace_bytes"])
+        os.pwrite(fd, data.tobytes(), spec["data_offset"] + start * spec["trace_bytes"])
     finally:
         os.close(fd)
     return stop - start
@@ -142,7 +106,7 @@ def export_segy(
         spec = {"format": seg["format"], "endian": seg["endian"], "n_samples": ns}
     else:
         dt_us = int(round(float(meta.get("sample_interval", 4.0)) * 1000))
-        text, binary = synthetic_file_header(ns, dt_us, f"FROM {meta.get('source', {}).get('path', path)}")
+        text, binary = file_header(ns, dt_us, f"FROM {meta.get('source', {}).get('path', path)}")
         ext = []
         grid_index = np.arange(int(np.prod(mask.shape)), dtype=np.int64)
         spec = {"format": 5, "endian": "big", "n_samples": ns, "interval_us": dt_us,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import warnings
 from typing import Any
 
 import numpy as np
@@ -151,7 +152,14 @@ def update_meta(path: str, **changes: Any) -> None:
     root.attrs["seisbatch"] = m
 
 
+def consolidate(path: str) -> None:
+    """Consolidated metadata lets xarray open the store with one read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(path)
+
+
 def finish(path: str, **changes: Any) -> None:
     """Mark the store complete (last step of a conversion) and consolidate its metadata."""
     update_meta(path, state="complete", **changes)
-    zarr.consolidate_metadata(path)
+    consolidate(path)

@@ -1,0 +1,266 @@
+"""The ``seisbatch`` command line. Library functions return values; only this module prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from . import __version__
+from .errors import SeisbatchError
+
+GEOMETRY_HELP = (
+    "survey geometry: auto (detect), 3d (inline x crossline grid), 2d (a line, stored as trace x "
+    "sample), traces (pre-stack or unsorted, file order)"
+)
+
+
+def _progress(desc: str, quiet: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A tqdm bar fed by (done, total) callbacks, and its closer."""
+    if quiet:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=desc, unit="task", file=sys.stderr, dynamic_ncols=True)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+
+    return update, lambda: bar["bar"].close() if "bar" in bar else None
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the embedded local cluster (default: one per CPU core, at most 8)")
+    g.add_argument("--scheduler", default=None,
+                   help="address (tcp://host:port) or scheduler-file of an existing Dask cluster to use "
+                        "instead of starting a local one")
+
+
+def _client_kwargs(args: argparse.Namespace) -> dict:
+    from . import engine
+
+    return {"scheduler": args.scheduler, "workers": args.workers} if args.scheduler else {"workers": args.workers or engine.default_workers()}
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    import h5py
+
+    from . import convert, engine
+
+    update, close = _progress("convert", args.quiet)
+    is_hdf5 = os.path.isfile(args.input) and h5py.is_hdf5(args.input)
+    with engine.dask_client(**_client_kwargs(args)) as client:
+        try:
+            chunks = convert.parse_chunks(args.chunks)
+            if is_hdf5:
+                summary = convert.convert_hdf5(
+                    args.input, args.output, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
+                    sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
+                )
+            else:
+                summary = convert.convert_segy(
+                    args.input, args.output, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
+                    geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
+                    overwrite=args.overwrite, progress=update,
+                )
+        finally:
+            close()
+    s = summary["stats"]
+    print(f"{args.input} -> {args.output}: {summary['geometry']} survey {' x '.join(map(str, summary['shape']))}, "
+          f"{summary['traces']} traces in {summary['blocks']} blocks; rms {s['rms']:.4g}, |a| p99 {s['abs_p99']:.4g}")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    if summary["raw_traces"]:
+        print(f"note: {summary['raw_traces']} traces are not exact in float32; their raw samples are kept for export")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import engine, export
+
+    update, close = _progress("export", args.quiet)
+    with engine.dask_client(**_client_kwargs(args)) as client:
+        try:
+            r = export.export_segy(args.store, args.output, array=args.array, client=client, overwrite=args.overwrite, progress=update)
+        finally:
+            close()
+    print(f"{args.store}[{args.array}] -> {args.output}: {r['traces']} traces, {r['bytes']} bytes")
+    return 0
+
+
+def _fmt_stats(s: dict | None) -> str:
+    if not s:
+        return "none recorded"
+    return (f"min {s['min']:.4g}  max {s['max']:.4g}  mean {s['mean']:.4g}  std {s['std']:.4g}  rms {s['rms']:.4g}  "
+            f"|a| p50 {s['abs_p50']:.4g} p99 {s['abs_p99']:.4g}  ({s['count']} live samples, {s.get('nonfinite', 0)} non-finite)")
+
+
+def format_info(d: dict) -> str:
+    """Human-readable summary of :func:`seisbatch.info.describe` output."""
+    lines = [f"{d['path']} ({d['kind']})"]
+    if d["kind"] == "hdf5":
+        for k, shape in d["datasets"].items():
+            lines.append(f"  dataset /{k}: shape {tuple(shape)}")
+        for k, p in d.get("patches", {}).items():
+            lines.append(f"  /{k} holds {p['count']} training patches of {p['size'][0]}x{p['size'][1]} (not a survey; use `seisbatch train`)")
+        return "\n".join(lines)
+    geom = d.get("geometry", {})
+    lines.append(f"  geometry:   {geom.get('kind', '?')}" + "".join(f"\n              note: {n}" for n in geom.get("notes", [])))
+    lines.append("  dims:       " + "  ".join(f"{k}={v}" for k, v in d["dims"].items()))
+    lines.append(f"  sampling:   {d['sample_interval']} {d['sample_units']}")
+    if d["kind"] == "segy":
+        lines += [f"  traces:     {d['traces']}", f"  format:     {d['format']}, {d['endian']}-endian",
+                  f"  inlines:    {d['inline_range'][0]}..{d['inline_range'][1]}",
+                  f"  crosslines: {d['crossline_range'][0]}..{d['crossline_range'][1]}"]
+        return "\n".join(lines)
+    lines.append(f"  state:      {d['state']}")
+    lines.append(f"  samples:    {d['sample_range'][0]:g}..{d['sample_range'][1]:g} {d['sample_units']}")
+    lines.append(f"  traces:     {d['live_traces']} live of {d['grid_traces']}")
+    if d.get("segy_format"):
+        lines.append(f"  source:     {d['source']['path']} ({d['segy_format']})")
+    elif d.get("source"):
+        lines.append(f"  source:     {d['source']['path']} ({d['source'].get('format')})")
+    lines.append(f"  amplitude:  {_fmt_stats(d.get('stats'))}")
+    lines.append("  arrays:")
+    for name, a in d["arrays"].items():
+        status = "" if "complete" not in a else ("  complete" if a["complete"] else "  INCOMPLETE")
+        lines.append(f"    {name:<16} {a['dtype']:<8} {tuple(a['shape'])}{status}")
+    return "\n".join(lines)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import info
+
+    d = info.describe(args.path, args.inline_byte, args.crossline_byte)
+    if args.json:
+        d.pop("text_header", None) if not args.text_header else None
+        print(json.dumps(d, indent=2, default=str))
+        return 0
+    print(format_info(d))
+    if args.text_header and "text_header" in d:
+        print(d["text_header"])
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import store, synthetic
+
+    store.prepare_output(args.output, args.overwrite)
+    spec = synthetic.SurveySpec(n_inline=args.inlines, n_crossline=args.crosslines, n_samples=args.samples,
+                                dt_ms=args.dt, seed=args.seed)
+    r = synthetic.write_segy(args.output, spec, fmt=args.format, endian=args.endian, snr_db=args.snr,
+                             missing=args.missing, line=args.line, sorting=args.sorting, scale=args.scale)
+    noise = f", noise std {r['noise_std']:.4g} (SNR {args.snr} dB)" if args.snr is not None else ", noise-free"
+    print(f"wrote {args.output}: {r['traces']} traces x {args.samples} samples, format {args.format} {args.endian}-endian{noise}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    return demo.run(args.dir, workers=args.workers, quiet=args.quiet, print_=print)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="seisbatch",
+        description="Distributed deep-learning denoising of large seismic surveys: SEG-Y/HDF5 -> Zarr -> "
+                    "denoise on Dask -> SEG-Y.",
+    )
+    p.add_argument("--version", action="version", version=f"seisbatch {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("convert", help="SEG-Y or HDF5 -> chunked Zarr store (keeps every header)",
+                       description="Convert a SEG-Y file or an HDF5 dataset into a seisbatch Zarr store, in parallel. "
+                                   "Every header is kept so `seisbatch export` writes the file back exactly.")
+    c.add_argument("input", help="SEG-Y file or HDF5 file")
+    c.add_argument("output", help="new Zarr store (directory), e.g. survey.zarr")
+    c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 otherwise)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    s = c.add_argument_group("SEG-Y")
+    s.add_argument("--inline-byte", type=int, default=189, help="trace header byte of the inline number (default 189)")
+    s.add_argument("--crossline-byte", type=int, default=193, help="trace header byte of the crossline number (default 193)")
+    s.add_argument("--geometry", default="auto", choices=["auto", "3d", "2d", "traces"], help=GEOMETRY_HELP)
+    s.add_argument("--endian", choices=["big", "little"], help="byte order (default: detected from the binary header)")
+    s.add_argument("--sample-units", default="ms", choices=["ms", "m", "ft"], help="units of the sample axis (default ms)")
+    h = c.add_argument_group("HDF5")
+    h.add_argument("--dataset", help="dataset to convert (default: the only 2D/3D dataset in the file)")
+    h.add_argument("--axes", help="the dataset's axis order, e.g. inline,crossline,sample (3D default) or trace,sample (2D default)")
+    h.add_argument("--sample-interval", type=float, default=4.0, help="sample interval of HDF5 data in sample units (default 4.0)")
+    _client_args(c)
+    c.set_defaults(func=cmd_convert)
+
+    e = sub.add_parser("export", help="store -> SEG-Y with the original headers",
+                       description="Write an array of a store as SEG-Y with the original file's headers, trace order "
+                                   "and sample format. An unmodified store gives back the input byte for byte.")
+    e.add_argument("store", help="seisbatch Zarr store")
+    e.add_argument("output", help="SEG-Y file to write")
+    e.add_argument("--array", default="amplitude", help="array to export (default amplitude; e.g. denoised)")
+    e.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    _client_args(e)
+    e.set_defaults(func=cmd_export)
+
+    i = sub.add_parser("info", help="describe a store, a SEG-Y file or an HDF5 file",
+                       description="Geometry, dims, sampling, amplitude statistics, arrays and their completeness.")
+    i.add_argument("path", help="store, SEG-Y or HDF5 file")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.add_argument("--text-header", action="store_true", help="also print the SEG-Y textual header")
+    i.add_argument("--inline-byte", type=int, default=189, help="inline byte for SEG-Y files (default 189)")
+    i.add_argument("--crossline-byte", type=int, default=193, help="crossline byte for SEG-Y files (default 193)")
+    i.set_defaults(func=cmd_info)
+
+    y = sub.add_parser("synth", help="write a synthetic survey as SEG-Y",
+                       description="Layered, dipping, folded and faulted reflectors convolved with a Ricker wavelet, "
+                                   "optionally with Gaussian noise at a given SNR.")
+    y.add_argument("output", help="SEG-Y file to write")
+    y.add_argument("--inlines", type=int, default=64, help="number of inlines (default 64)")
+    y.add_argument("--crosslines", type=int, default=48, help="number of crosslines (default 48)")
+    y.add_argument("--samples", type=int, default=256, help="samples per trace (default 256)")
+    y.add_argument("--dt", type=float, default=4.0, help="sample interval in ms (default 4)")
+    y.add_argument("--format", type=int, default=5, choices=[1, 2, 3, 5, 6, 8, 9, 10, 11, 12, 16],
+                   help="SEG-Y sample format code (default 5, IEEE float; 1 is IBM float)")
+    y.add_argument("--endian", default="big", choices=["big", "little"], help="byte order (default big)")
+    y.add_argument("--snr", type=float, default=None, help="add Gaussian noise at this SNR in dB (default: none)")
+    y.add_argument("--scale", type=float, default=1.0, help="amplitude multiplier (integer formats need e.g. 1000)")
+    y.add_argument("--missing", type=float, default=0.0, help="fraction of traces to leave out at random (irregular survey)")
+    y.add_argument("--sorting", default="inline", choices=["inline", "crossline"], help="trace order in the file")
+    y.add_argument("--line", action="store_true", help="write a single 2D line instead of a cube")
+    y.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    y.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    y.set_defaults(func=cmd_synth)
+
+    d = sub.add_parser("demo", help="end-to-end run on built-in synthetic data",
+                       description="Generate a noisy synthetic survey, convert it, export it back, check the round "
+                                   "trip is byte-exact, and show `info`.")
+    d.add_argument("--dir", default="demo-output", help="working directory for the demo files (default demo-output)")
+    d.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SeisbatchError as exc:
+        print(f"seisbatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seisbatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
