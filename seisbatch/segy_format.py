@@ -87,5 +87,8 @@ def encode(values: np.ndarray, fmt: int, endian: str) -> np.ndarray:
     if target.kind == "f":
         return np.asarray(values).astype(target)
     info = np.iinfo(target)
-    v = np.rint(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0))
-    return np.clip(v, info.min, info.max).astype(target)
+    v = np.rint(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=np.inf, neginf=-np.inf))
+    hi = np.nextafter(float(info.max), 0.0) if float(info.max) > info.max else float(info.max)  # 2**63-1 rounds up
+    out = np.clip(v, float(info.min), hi).astype(target)
+    out[v >= float(info.max)] = info.max
+    return out

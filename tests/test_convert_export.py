@@ -1,0 +1,189 @@
+"""convert and export on the real files and on generated files of every format: values equal to
+segyio's, headers kept, the store readable by xarray, and export byte-identical to the input."""
+
+import filecmp
+
+import numpy as np
+import pytest
+import segyio
+import xarray as xr
+import zarr
+
+from conftest import REAL_FILES, sha256
+from seisbatch import convert, export, store, synthetic
+
+
+def segyio_endian(path):
+    return "little" if "lsb" in path.name else "big"
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_real_file_round_trip_is_byte_exact(path, tmp_path, client):
+    before = sha256(path)
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(path, z, client=client)
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(path, tmp_path / "back.sgy", shallow=False)
+    assert sha256(path) == before  # the input is never modified
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_real_file_values_and_headers_equal_segyio(path, tmp_path, client):
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(path, z, client=client)
+    root = zarr.open_group(z, mode="r")
+    order = root["trace_order"][:]
+    grid = root["trace_mask"].shape
+    cells = np.unravel_index(order, grid)
+    amp = root["amplitude"][:][cells]
+    hdr = root["raw_headers"][:][cells]
+    with segyio.open(path, ignore_geometry=True, endian=segyio_endian(path)) as f:
+        ref = np.stack([f.trace[i] for i in range(f.tracecount)]).astype(np.float32)
+        assert np.array_equal(amp, ref)
+        assert np.allclose(root["sample"][:], f.samples)
+        ils = f.attributes(segyio.su.iline)[:]
+        xls = f.attributes(segyio.su.xline)[:]
+    e = segyio_endian(path)
+    assert np.array_equal([int.from_bytes(h[188:192], e, signed=True) for h in hdr], ils)
+    assert np.array_equal([int.from_bytes(h[192:196], e, signed=True) for h in hdr], xls)
+    raw = path.read_bytes()
+    trace_bytes = (len(raw) - 3600) // len(order)
+    for i in range(len(order)):
+        assert hdr[i].tobytes() == raw[3600 + i * trace_bytes : 3600 + i * trace_bytes + 240]
+    mask = root["trace_mask"][:]
+    assert mask.sum() == len(order)
+    assert np.all(root["amplitude"][:][~mask] == 0)
+
+
+def test_geometries_of_the_real_files(data_dir, tmp_path, client):
+    kinds = {}
+    for name in ("segyio_f3.sgy", "segysak_f3-withdead.sgy", "gundih_2D_Xline_12680.sgy", "segyio_viking_small.segy"):
+        kinds[name] = convert.convert_segy(data_dir / name, tmp_path / f"{name}.zarr", client=client)
+    assert kinds["segyio_f3.sgy"]["geometry"] == "3d" and kinds["segyio_f3.sgy"]["shape"] == [23, 18, 75]
+    dead = kinds["segysak_f3-withdead.sgy"]
+    assert dead["geometry"] == "3d" and dead["shape"] == [23, 18, 75] and dead["traces"] == 239
+    assert kinds["gundih_2D_Xline_12680.sgy"]["geometry"] == "2d"
+    assert kinds["gundih_2D_Xline_12680.sgy"]["shape"] == [650, 1499]
+    assert kinds["segyio_viking_small.segy"]["geometry"] == "traces"
+    assert kinds["segyio_viking_small.segy"]["shape"] == [480, 600]
+
+
+def test_store_opens_with_plain_xarray(data_dir, tmp_path, client):
+    z = tmp_path / "f3.zarr"
+    convert.convert_segy(data_dir / "segysak_f3-withdead.sgy", z, client=client)
+    ds = xr.open_zarr(z)
+    assert ds["amplitude"].dims == ("inline", "crossline", "sample")
+    assert ds["inline"].values[0] == 111 and ds["crossline"].values[-1] == 892
+    assert ds["sample"].attrs["units"] == "ms"
+    assert "cdp_x" in ds.coords and ds["trace_mask"].dtype == bool
+    assert int(ds["trace_mask"].sum()) == 239
+    with segyio.open(data_dir / "segysak_f3-withdead.sgy", ignore_geometry=True) as f:
+        h = f.header[10]
+        scal = h[segyio.su.scalco]
+        x = h[segyio.su.cdpx] * (scal if scal > 0 else 1 / -scal if scal < 0 else 1)
+        cell = ds.sel(inline=h[segyio.su.iline], crossline=h[segyio.su.xline])
+        assert float(cell["cdp_x"]) == pytest.approx(x)
+        assert np.array_equal(cell["amplitude"].values, f.trace[10])
+
+
+def test_statistics_are_those_of_the_live_samples(data_dir, tmp_path, client):
+    z = tmp_path / "s.zarr"
+    s = convert.convert_segy(data_dir / "segysak_f3-withdead.sgy", z, client=client)["stats"]
+    with segyio.open(data_dir / "segysak_f3-withdead.sgy", ignore_geometry=True) as f:
+        v = np.concatenate([f.trace[i] for i in range(f.tracecount)]).astype(np.float64)
+    assert s["count"] == v.size
+    assert s["rms"] == pytest.approx(np.sqrt(np.mean(v**2)), rel=1e-9)
+    assert s["min"] == v.min() and s["max"] == v.max()
+    assert s["abs_p99"] == pytest.approx(np.percentile(np.abs(v), 99), rel=0.03)
+    assert store.meta(zarr.open_group(z, mode="r"))["stats"]["rms"] == s["rms"]
+
+
+FORMATS = [1, 2, 3, 5, 6, 8, 9, 10, 11, 12, 16]
+
+
+@pytest.mark.parametrize("endian", ["big", "little"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_generated_file_of_every_format_round_trips(fmt, endian, small_spec, tmp_path, client):
+    src = tmp_path / "g.sgy"
+    scale = 1.0 if fmt in (1, 5, 6) else 40.0
+    synthetic.write_segy(src, small_spec, fmt=fmt, endian=endian, snr_db=10, scale=scale)
+    z = tmp_path / "g.zarr"
+    convert.convert_segy(src, z, client=client)
+    with segyio.open(src, endian=endian) as f:
+        ref = segyio.tools.cube(f).astype(np.float32)
+    assert np.array_equal(zarr.open_array(z, path="amplitude", mode="r")[:], ref)
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
+
+
+def test_values_that_float32_cannot_hold_are_kept_raw(small_spec, tmp_path, client):
+    src = tmp_path / "big_ints.sgy"
+    synthetic.write_segy(src, small_spec, fmt=2, scale=1000.0)
+    raw = bytearray(src.read_bytes())
+    pos = 3600 + 7 * (240 + 4 * small_spec.n_samples) + 240 + 12  # a sample of trace 7
+    raw[pos : pos + 4] = (2**24 + 1).to_bytes(4, "big")  # the first integer float32 cannot hold
+    src.write_bytes(bytes(raw))
+    s = convert.convert_segy(src, tmp_path / "z.zarr", client=client)
+    assert s["raw_traces"] == 1
+    export.export_segy(tmp_path / "z.zarr", tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
+
+
+def test_unnormalised_ibm_words_survive(small_spec, tmp_path, client):
+    src = tmp_path / "ibm.sgy"
+    synthetic.write_segy(src, small_spec, fmt=1)
+    raw = bytearray(src.read_bytes())
+    pos = 3600 + 5 * (240 + 4 * small_spec.n_samples) + 240 + 40  # a sample of trace 5
+    raw[pos : pos + 4] = (0x42010000).to_bytes(4, "big")  # 1.0 written with a leading zero hex digit
+    src.write_bytes(bytes(raw))
+    s = convert.convert_segy(src, tmp_path / "z.zarr", client=client)
+    assert s["raw_traces"] == 1
+    export.export_segy(tmp_path / "z.zarr", tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sorting": "crossline"},
+        {"missing": 0.3},
+        {"line": True},
+    ],
+    ids=["crossline-sorted", "irregular", "2d-line"],
+)
+def test_generated_geometries(options, small_spec, tmp_path, client):
+    src = tmp_path / "g.sgy"
+    synthetic.write_segy(src, small_spec, fmt=5, **options)
+    z = tmp_path / "g.zarr"
+    s = convert.convert_segy(src, z, client=client, chunks=(4, 5, 32) if not options.get("line") else (5, 32))
+    root = zarr.open_group(z, mode="r")
+    il, xl = synthetic.trace_positions(small_spec, **options)
+    truth = synthetic.clean_traces(small_spec, il, xl)
+    if options.get("line"):
+        assert s["geometry"] == "2d"
+        assert np.array_equal(root["amplitude"][:], truth)
+    else:
+        assert s["geometry"] == "3d" and s["shape"][:2] == [small_spec.n_inline, small_spec.n_crossline]
+        assert np.array_equal(root["amplitude"][:][il, xl], truth)
+        assert root["trace_mask"][:].sum() == len(il)
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
+
+
+def test_non_default_header_bytes_and_line_steps(small_spec, tmp_path, client):
+    spec = synthetic.SurveySpec(n_inline=6, n_crossline=7, n_samples=40, inline_step=2, crossline_step=5)
+    src = tmp_path / "g.sgy"
+    synthetic.write_segy(src, spec)
+    # Copy inline/crossline to bytes 9 and 17 (field record and energy source point) and zero 189/193.
+    raw = bytearray(src.read_bytes())
+    tb = 240 + 4 * spec.n_samples
+    for t in range(spec.n_inline * spec.n_crossline):
+        h = 3600 + t * tb
+        raw[h + 8 : h + 12], raw[h + 16 : h + 20] = raw[h + 188 : h + 192], raw[h + 192 : h + 196]
+        raw[h + 188 : h + 196] = bytes(8)
+    src.write_bytes(bytes(raw))
+    s = convert.convert_segy(src, tmp_path / "z.zarr", client=client, inline_byte=9, crossline_byte=17)
+    assert s["geometry"] == "3d" and s["shape"] == [6, 7, 40]
+    ds = xr.open_zarr(tmp_path / "z.zarr")
+    assert ds["inline"].values.tolist() == list(range(100, 112, 2))
+    assert ds["crossline"].values.tolist() == list(range(300, 335, 5))
