@@ -19,7 +19,7 @@ from distributed import Client
 
 from . import engine, geometry, hdf5_source, segy_reader, stats, store
 from .errors import SeisbatchError
-from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, encode
+from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows
 
 
 def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
@@ -76,7 +76,7 @@ def segy_block_task(layout: dict, path: str, block: tuple[slice, ...], g2f: np.n
     zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
     n_raw = 0
     if keep_raw:
-        lossy = (encode(values, lay.format, lay.endian) != records["samples"]).any(axis=1)
+        lossy = lossy_rows(records["samples"], values, lay.format, lay.endian)
         n_raw = int(lossy.sum())
         if n_raw:
             raw = zarr.open_array(store=path, path="raw_samples", mode="r+")

@@ -41,7 +41,7 @@ def dask_client(
         n_workers=workers or default_workers(),
         threads_per_worker=threads_per_worker,
         processes=processes,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never collide with another cluster
         silence_logs=logging.CRITICAL,
     )
     client = Client(cluster)

@@ -50,6 +50,24 @@ def decode(raw: np.ndarray, fmt: int) -> np.ndarray:
     return raw.astype(np.float32)
 
 
+def lossy_rows(raw: np.ndarray, values: np.ndarray, fmt: int, endian: str) -> np.ndarray:
+    """Which traces (rows) would not be written back bit for bit from their float32 ``values``.
+
+    IBM words survive exactly when normalised (leading hex digit non-zero) with an exponent inside
+    float32's normal range, or when they are +0; int32 values when |v| <= 2**24. Other formats
+    are checked by re-encoding.
+    """
+    if fmt == 1:
+        w = raw.astype(np.uint32)
+        exp = (w >> 24) & 0x7F
+        normal = ((w & 0x00F00000) != 0) & (exp >= 34) & (exp <= 95)
+        zero = w == 0  # segyio decodes the -0 word as +0, so only +0 survives
+        return ~np.all(normal | zero, axis=-1)
+    if fmt == 2:
+        return np.any(np.abs(raw.astype(np.int64)) > (1 << 24), axis=-1)
+    return np.any(encode(values, fmt, endian) != raw, axis=-1)
+
+
 def ieee_to_ibm(values: np.ndarray) -> np.ndarray:
     """float32/float64 values to IBM single-precision bit patterns (uint32), rounded to nearest.
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seisbatch.segy_format import SAMPLE_FORMATS, decode, encode, ieee_to_ibm, raw_dtype
+from seisbatch.segy_format import SAMPLE_FORMATS, decode, encode, ieee_to_ibm, lossy_rows, raw_dtype
 
 
 def test_ibm_known_values():
@@ -15,11 +15,24 @@ def test_ibm_known_values():
 def test_ibm_roundtrip_is_exact_for_normalised_values():
     rng = np.random.default_rng(0)
     sign = rng.integers(0, 2, 200_000).astype(np.uint32) << 31
-    exp = rng.integers(64 - 20, 64 + 20, 200_000).astype(np.uint32) << 24
+    exp = rng.integers(34, 96, 200_000).astype(np.uint32) << 24
     frac = rng.integers(0x100000, 0x1000000, 200_000).astype(np.uint32)  # leading hex digit non-zero
     bits = (sign | exp | frac).astype(">u4")
     values = decode(bits, 1)
     assert np.array_equal(encode(values, 1, "big"), bits)
+    assert not lossy_rows(bits.reshape(100, -1), values.reshape(100, -1), 1, "big").any()
+
+
+def test_ibm_words_that_do_not_survive_float32_are_flagged():
+    words = np.array([[0x41100000, 0x00000000, 0x41100000],  # 1.0, +0: exact
+                      [0x41100000, 0x80000000, 0x41100000],  # -0: segyio reads it as +0
+                      [0x41100000, 0x42010000, 0x41100000],  # 0x42010000: leading hex digit 0
+                      [0x41100000, 0x21100000, 0x41100000],  # exponent below float32's range
+                      [0x41100000, 0x40000000, 0x41100000]], dtype=">u4")  # zero with an exponent
+    values = decode(words, 1)
+    flagged = lossy_rows(words, values, 1, "big")
+    reencoded = np.any(encode(values, 1, "big") != words, axis=1)
+    assert flagged.tolist() == [False, True, True, True, True] == reencoded.tolist()
 
 
 def test_ibm_special_values():

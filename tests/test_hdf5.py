@@ -1,0 +1,79 @@
+"""HDF5 input: 2D and 3D datasets in any axis order, the patch layout recognised, and export."""
+
+import h5py
+import numpy as np
+import pytest
+import segyio
+import xarray as xr
+
+from seisbatch import convert, export, info
+from seisbatch.errors import SeisbatchError
+
+
+@pytest.fixture
+def cube():
+    return np.random.default_rng(0).normal(size=(7, 9, 33)).astype(np.float32)
+
+
+def test_3d_dataset_in_another_axis_order(cube, tmp_path, client):
+    h5 = tmp_path / "vol.h5"
+    with h5py.File(h5, "w") as f:
+        f["grp/data"] = np.transpose(cube, (2, 1, 0))  # stored as sample, crossline, inline
+    z = tmp_path / "v.zarr"
+    s = convert.convert_hdf5(h5, z, dataset="/grp/data", axes="sample,crossline,inline", sample_interval=2.0,
+                             client=client, chunks=(3, 4, 16))
+    assert s["shape"] == [7, 9, 33]
+    ds = xr.open_zarr(z)
+    assert np.array_equal(ds["amplitude"].values, cube)
+    assert ds["sample"].values[1] == 2.0
+    assert s["stats"]["rms"] == pytest.approx(np.sqrt(np.mean(cube.astype(np.float64) ** 2)))
+
+
+def test_2d_dataset_and_dead_traces(tmp_path, client):
+    line = np.random.default_rng(1).normal(size=(40, 25)).astype(np.float32)
+    line[5] = 0
+    h5 = tmp_path / "line.h5"
+    with h5py.File(h5, "w") as f:
+        f["line"] = line
+    z = tmp_path / "l.zarr"
+    convert.convert_hdf5(h5, z, client=client)
+    ds = xr.open_zarr(z)
+    assert ds["amplitude"].dims == ("trace", "sample")
+    assert np.array_equal(ds["amplitude"].values, line)
+    assert not bool(ds["trace_mask"][5]) and int(ds["trace_mask"].sum()) == 39
+
+
+def test_export_of_an_hdf5_store_is_readable_segy(cube, tmp_path, client):
+    h5 = tmp_path / "vol.h5"
+    with h5py.File(h5, "w") as f:
+        f["v"] = cube
+    z = tmp_path / "v.zarr"
+    convert.convert_hdf5(h5, z, client=client)
+    out = tmp_path / "v.sgy"
+    export.export_segy(z, out, client=client)
+    with segyio.open(out) as f:
+        assert np.array_equal(segyio.tools.cube(f), cube)
+        assert f.bin[segyio.BinField.Interval] == 4000
+
+
+def test_patch_layout_is_recognised_not_converted(tmp_path):
+    h5 = tmp_path / "noise_dataset.h5"
+    with h5py.File(h5, "w") as f:
+        f["X"] = np.zeros((20, 64, 64, 1), np.float32)
+        f["Y"] = np.zeros((20, 64, 64, 1), np.float32)
+    with pytest.raises(SeisbatchError, match="training patches"):
+        convert.convert_hdf5(h5, tmp_path / "p.zarr")
+    d = info.describe(str(h5))
+    assert d["patches"]["X"] == {"count": 20, "size": [64, 64]}
+    assert not (tmp_path / "p.zarr").exists()
+
+
+def test_bad_axes_and_shapes(tmp_path):
+    h5 = tmp_path / "v.h5"
+    with h5py.File(h5, "w") as f:
+        f["v"] = np.zeros((3, 4, 5), np.float32)
+        f["flat"] = np.zeros(10, np.float32)
+    with pytest.raises(SeisbatchError, match="--axes must order"):
+        convert.convert_hdf5(h5, tmp_path / "a.zarr", dataset="v", axes="x,y,z")
+    with pytest.raises(SeisbatchError, match="2 or 3 dimensions"):
+        convert.convert_hdf5(h5, tmp_path / "b.zarr", dataset="flat")
