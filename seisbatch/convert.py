@@ -60,17 +60,24 @@ def segy_block_task(layout: dict, path: str, block: tuple[slice, ...], g2f: np.n
     lay = segy_reader.SegyLayout(**layout)
     live = g2f >= 0
     order = g2f[live]
-    sort = np.argsort(order, kind="stable")
-    records = segy_reader.read_selected(lay, order[sort])
-    unsort = np.empty_like(sort)
-    unsort[sort] = np.arange(len(sort))
-    records = records[unsort]  # back to the block's grid order
+    if np.all(np.diff(order) > 0):  # file order already matches grid order: no reordering copy
+        records = segy_reader.read_selected(lay, order)
+    else:
+        sort = np.argsort(order, kind="stable")
+        records = segy_reader.read_selected(lay, order[sort])
+        unsort = np.empty_like(sort)
+        unsort[sort] = np.arange(len(sort))
+        records = records[unsort]  # back to the block's grid order
     values = decode(records["samples"], lay.format)
     grid = g2f.shape
-    amp = np.zeros(grid + (lay.n_samples,), dtype=np.float32)
-    amp[live] = values
-    hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
-    hdr[live] = records["header"]
+    if live.all():
+        amp = values.reshape(grid + (lay.n_samples,))
+        hdr = records["header"].reshape(grid + (store.HEADER_BYTES,))
+    else:
+        amp = np.zeros(grid + (lay.n_samples,), dtype=np.float32)
+        amp[live] = values
+        hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
+        hdr[live] = records["header"]
     zarr.open_array(store=path, path="amplitude", mode="r+")[block] = amp
     zarr.open_array(store=path, path="raw_headers", mode="r+")[block] = hdr
     zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live

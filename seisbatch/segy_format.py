@@ -50,6 +50,16 @@ def decode(raw: np.ndarray, fmt: int) -> np.ndarray:
     return raw.astype(np.float32)
 
 
+def _ibm_exact_high() -> np.ndarray:
+    """For each top-16-bit pattern of an IBM word: normalised, exponent inside float32's range."""
+    h = np.arange(1 << 16, dtype=np.uint32)
+    exp = (h >> 8) & 0x7F
+    return ((h & 0x00F0) != 0) & (exp >= 34) & (exp <= 95)
+
+
+_IBM_EXACT_HIGH = _ibm_exact_high()
+
+
 def lossy_rows(raw: np.ndarray, values: np.ndarray, fmt: int, endian: str) -> np.ndarray:
     """Which traces (rows) would not be written back bit for bit from their float32 ``values``.
 
@@ -58,11 +68,13 @@ def lossy_rows(raw: np.ndarray, values: np.ndarray, fmt: int, endian: str) -> np
     are checked by re-encoding.
     """
     if fmt == 1:
-        w = raw.astype(np.uint32)
-        exp = (w >> 24) & 0x7F
-        normal = ((w & 0x00F00000) != 0) & (exp >= 34) & (exp <= 95)
-        zero = w == 0  # segyio decodes the -0 word as +0, so only +0 survives
-        return ~np.all(normal | zero, axis=-1)
+        big = raw.dtype.byteorder == ">" or (raw.dtype.byteorder == "=" and not np.little_endian)
+        first = 0 if big else 1  # position of the top 16 bits among the word's two halves
+        high = raw.view((">" if big else "<") + "u2")[..., first::2]
+        suspect = ~np.all(_IBM_EXACT_HIGH[high], axis=-1)
+        if suspect.any():  # the only other exact word is +0 (segyio decodes -0 as +0)
+            suspect[suspect] = ~np.all(_IBM_EXACT_HIGH[high[suspect]] | (raw[suspect] == 0), axis=-1)
+        return suspect
     if fmt == 2:
         return np.any(np.abs(raw.astype(np.int64)) > (1 << 24), axis=-1)
     return np.any(encode(values, fmt, endian) != raw, axis=-1)

@@ -18,11 +18,15 @@ def block_stats(values: np.ndarray) -> dict:
     n_nonfinite = int(v.size - finite.sum())
     if n_nonfinite:
         v = v[finite]
-    v64 = v.astype(np.float64)
-    mag = np.abs(v64)
-    zeros = int(np.count_nonzero(mag == 0))
+    total = sumsq = 0.0
+    for i in range(0, v.size, 1 << 18):  # float64 sums over cache-sized slices, no full-size copy
+        s = v[i : i + (1 << 18)].astype(np.float64)
+        total += float(s.sum())
+        sumsq += float(np.dot(s, s))
+    zeros = int(v.size - np.count_nonzero(v))
     step = max(1, v.size // 65536)  # percentiles from a fixed-stride subsample: log10 is costly
-    nz = mag[::step][mag[::step] > 0]
+    sub = np.abs(v[::step].astype(np.float64))
+    nz = sub[sub > 0]
     hist = step * np.bincount(
         np.clip(((np.log10(nz) - _LOG_LO) * (_BINS / (_LOG_HI - _LOG_LO))).astype(np.int64), 0, _BINS - 1),
         minlength=_BINS,
@@ -31,8 +35,8 @@ def block_stats(values: np.ndarray) -> dict:
         "count": int(v.size),
         "zeros": zeros,
         "nonfinite": n_nonfinite,
-        "sum": float(v64.sum()),
-        "sumsq": float(np.dot(v64, v64)),
+        "sum": total,
+        "sumsq": sumsq,
         "min": float(v.min()) if v.size else None,
         "max": float(v.max()) if v.size else None,
         "hist": hist,
