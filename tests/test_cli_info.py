@@ -59,10 +59,14 @@ def test_synth_convert_export_through_the_console_script(tmp_path):
         ["convert", str(sgy), str(z), "--workers", "1"],
         ["export", str(z), str(back), "--workers", "1"],
     ]
+    outputs = []
     for step in steps:
         r = subprocess.run(exe + step, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
-    assert "3d survey 9 x 8 x 50" in subprocess.run(exe + ["info", str(z)], capture_output=True, text=True).stdout or True
+        outputs.append(r.stdout)
+    assert "3d survey 9 x 8 x 50, 72 traces" in outputs[1]
+    info = subprocess.run(exe + ["info", str(z)], capture_output=True, text=True)
+    assert "inline=9  crossline=8  sample=50" in info.stdout and "state:      complete" in info.stdout
     assert sgy.read_bytes() == back.read_bytes()
 
 
