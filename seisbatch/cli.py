@@ -47,7 +47,7 @@ def _client_args(p: argparse.ArgumentParser) -> None:
 def _client_kwargs(args: argparse.Namespace) -> dict:
     from . import engine
 
-    return {"scheduler": args.scheduler, "workers": args.workers} if args.scheduler else {"workers": args.workers or engine.default_workers()}
+    return {"scheduler": args.scheduler, "workers": args.workers or engine.default_workers()}
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -141,7 +141,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     d = info.describe(args.path, args.inline_byte, args.crossline_byte)
     if args.json:
-        d.pop("text_header", None) if not args.text_header else None
+        if not args.text_header:
+            d.pop("text_header", None)
         print(json.dumps(d, indent=2, default=str))
         return 0
     print(format_info(d))
