@@ -80,3 +80,19 @@ def _abs_percentile(hist: np.ndarray, zeros: int, q: float) -> float:
     idx = int(np.searchsorted(np.cumsum(hist), rank - zeros))
     width = (_LOG_HI - _LOG_LO) / _BINS
     return float(10 ** (_LOG_LO + (min(idx, _BINS - 1) + 0.5) * width))
+
+
+TARGET_P99 = 1.0  # |amplitude| percentile 99 after scaling: the scale the model is trained at
+
+
+def scale_factor(survey: dict) -> float:
+    """Multiplier that brings a survey to the model's amplitude scale.
+
+    One number per survey (from the statistics gathered at conversion), never per tile, so tiles
+    are scaled alike and no seams appear; make-dataset and denoise both use it.
+    """
+    p99 = float(survey.get("abs_p99") or 0.0)
+    if not np.isfinite(p99) or p99 <= 0:
+        rms = float(survey.get("rms") or 0.0)
+        return 1.0 / rms if rms > 0 and np.isfinite(rms) else 1.0
+    return TARGET_P99 / p99

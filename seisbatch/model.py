@@ -1,0 +1,129 @@
+"""The DnCNN of Yu & Ma (2021), built with ``keras.*`` only so TensorFlow, JAX and PyTorch run it.
+
+Input (None, None, 1); Conv2D(64, 3, same, relu); (depth - 2) x [Conv2D(64, 3, same, no bias) ->
+BatchNormalization(momentum 0.0, epsilon 1e-4) -> ReLU]; Conv2D(1, 3, same, no bias); the output is
+input - x, so the network learns the noise (residual learning). Patches are (trace, sample).
+
+This module knows nothing of Dask or stores: it builds, saves, loads, identifies and runs a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import resources
+
+import numpy as np
+
+from .errors import SeisbatchError
+
+DEPTH, FILTERS = 17, 64
+DEFAULT_MODEL = "dncnn-synthetic.keras"
+
+
+def build_dncnn(depth: int = DEPTH, filters: int = FILTERS, dtype: str | None = None):
+    """The paper's network; ``dtype`` is a Keras dtype policy (e.g. "mixed_float16" on a GPU)."""
+    import keras
+    from keras import layers
+
+    if depth < 2 or filters < 1:
+        raise ValueError("DnCNN needs depth >= 2 and filters >= 1")
+    inp = keras.Input(shape=(None, None, 1), name="noisy")
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype, name="conv_1")(inp)
+    for i in range(2, depth):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype, name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(axis=-1, momentum=0.0, epsilon=1e-4, dtype=dtype, name=f"bn_{i}")(x)
+        x = layers.ReLU(dtype=dtype, name=f"relu_{i}")(x)
+    noise = layers.Conv2D(1, 3, padding="same", use_bias=False, dtype=dtype, name=f"conv_{depth}")(x)
+    out = layers.Subtract(dtype="float32", name="denoised")([inp, noise])
+    return keras.Model(inp, out, name=f"dncnn_{depth}x{filters}")
+
+
+def architecture(model) -> dict:
+    """Depth and width of a DnCNN, read from its layers (the digest and card use it)."""
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    return {"depth": len(convs), "filters": int(convs[0].filters)}
+
+
+def receptive_radius(model_or_depth) -> int:
+    """Samples of context each output sample sees on every side: one per 3x3 layer."""
+    return model_or_depth if isinstance(model_or_depth, int) else architecture(model_or_depth)["depth"]
+
+
+def digest(model) -> str:
+    """SHA-256 of the architecture and every weight's shape and float32 bytes, in layer order.
+
+    The same trained weights give the same digest under every backend and file format, so a stored
+    output can name exactly the model that made it.
+    """
+    h = hashlib.sha256(json.dumps(architecture(model), sort_keys=True).encode())
+    for w in model.get_weights():
+        a = np.ascontiguousarray(np.asarray(w, dtype=np.float32))
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def default_model_path() -> str:
+    """The pretrained model shipped inside the package."""
+    return str(resources.files("seisbatch") / "models" / DEFAULT_MODEL)
+
+
+def load(path: str | os.PathLike | None = None, depth: int = DEPTH, filters: int = FILTERS):
+    """Load a ``.keras`` model, or ``.weights.h5`` weights into a DnCNN of the given size."""
+    import keras
+
+    path = os.fspath(path) if path is not None else default_model_path()
+    if not os.path.isfile(path):
+        raise SeisbatchError(path, "model file not found")
+    try:
+        if path.endswith(".weights.h5"):
+            model = build_dncnn(depth, filters)
+            model.load_weights(path)
+        elif path.endswith(".keras"):
+            model = keras.saving.load_model(path, compile=False)
+        else:
+            raise SeisbatchError(path, "a model must be a .keras file or .weights.h5 weights")
+    except SeisbatchError:
+        raise
+    except Exception as exc:  # keras raises many types for a damaged or mismatched file
+        raise SeisbatchError(path, f"cannot load model: {str(exc).splitlines()[0]}") from exc
+    return model
+
+
+def save(model, path: str | os.PathLike, include_optimizer: bool = True) -> None:
+    """Save as ``.keras`` (architecture + weights, and the optimizer's state when compiled and
+    asked for: checkpoints need it, shipped models do not) or ``.weights.h5``; written aside, then
+    renamed, so a file with the final name is always whole."""
+    import keras
+
+    path = os.fspath(path)
+    if not include_optimizer and getattr(model, "optimizer", None) is not None:
+        bare = keras.models.clone_model(model)
+        bare.set_weights(model.get_weights())
+        model = bare
+    suffix = ".weights.h5" if path.endswith(".weights.h5") else ".keras"
+    if not path.endswith(suffix):
+        raise SeisbatchError(path, "a model must be saved as .keras or .weights.h5")
+    tmp = path[: -len(suffix)] + ".partial" + suffix
+    if suffix == ".keras":
+        model.save(tmp)
+    else:
+        model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def predict(model, patches: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Denoise (n, h, w) or (n, h, w, 1) float32 arrays in fixed-size batches.
+
+    Goes through ``model.predict`` (a compiled function on every backend): calling the functional
+    model eagerly keeps all intermediate activations and needs gigabytes for a few tiles.
+    """
+    x = np.asarray(patches, dtype=np.float32)
+    squeeze = x.ndim == 3
+    if squeeze:
+        x = x[..., None]
+    y = model.predict(x, batch_size=batch_size, verbose=0)
+    y = np.asarray(y, dtype=np.float32)
+    return y[..., 0] if squeeze else y

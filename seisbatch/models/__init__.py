@@ -1,0 +1,1 @@
+"""Pretrained models shipped with seisbatch (see MODEL_CARD.md)."""

@@ -1,0 +1,269 @@
+"""Training and evaluation of the DnCNN on a patch dataset (the paper's recipe by default).
+
+RMSprop, MSE, batch 32, 50 epochs, shuffled, the last ``n_test`` patches held out. Batches are
+read from the HDF5 file as they are needed, so a dataset larger than memory trains. A checkpoint
+(model + optimizer state) is written after every epoch and ``resume`` continues from it.
+Outputs sit beside the model: ``STEM.history.csv``, ``STEM.metrics.json``,
+``STEM.training-pairs.png``, ``STEM.test-denoised.png``, ``STEM.checkpoint.keras``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import h5py
+import keras
+import numpy as np
+
+from . import model as dncnn
+from . import plots
+from .errors import SeisbatchError
+from .metrics import SnrAccumulator
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The recipe; every field is a command-line option of ``seisbatch train``."""
+
+    epochs: int = 50
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    shuffle: bool = True
+    seed: int = 0
+    depth: int = dncnn.DEPTH
+    filters: int = dncnn.FILTERS
+    n_test: int | None = None  # default: the dataset's own n_test attribute, else 1000
+    steps_per_epoch: int | None = None  # default: every training patch once per epoch
+    mixed_precision: bool = False
+    recalibrate_bn: int = 0  # batches to re-estimate BatchNorm statistics over after training
+
+
+def open_dataset(path: str) -> tuple[h5py.File, int, int]:
+    """Open a /X, /Y patch file; returns (file, n_patches, n_test) with a clear error if malformed."""
+    if not os.path.isfile(path):
+        raise SeisbatchError(path, "dataset not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SeisbatchError(path, "not an HDF5 file") from exc
+    for name in ("X", "Y"):
+        if name not in f:
+            f.close()
+            raise SeisbatchError(path, f"no /{name} dataset (expected /X noisy and /Y clean patches)")
+    x, y = f["X"], f["Y"]
+    if x.shape != y.shape or x.ndim != 4 or x.shape[-1] != 1:
+        f.close()
+        raise SeisbatchError(path, f"/X {x.shape} and /Y {y.shape} must both be (N, h, w, 1)")
+    return f, x.shape[0], int(f.attrs.get("n_test", 1000))
+
+
+class PatchBatches(keras.utils.PyDataset):
+    """Batches of (noisy, clean) read from HDF5 by index; reshuffled each epoch from (seed, epoch)."""
+
+    def __init__(self, path: str, stop: int, batch_size: int, shuffle: bool, seed: int, limit: int | None = None):
+        super().__init__()
+        self.path, self.stop, self.batch_size, self.shuffle, self.seed = path, stop, batch_size, shuffle, seed
+        self.limit = limit
+        self._file: h5py.File | None = None
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        idx = np.arange(self.stop)
+        self.order = np.random.default_rng([self.seed, epoch]).permutation(idx) if self.shuffle else idx
+
+    def __len__(self) -> int:
+        n = int(np.ceil(self.stop / self.batch_size))
+        return min(n, self.limit) if self.limit else n
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        idx = np.sort(self.order[i * self.batch_size : (i + 1) * self.batch_size])
+        return self._file["X"][idx], self._file["Y"][idx]
+
+
+class _Epochs(keras.callbacks.Callback):
+    """Reshuffle at each epoch start; save the checkpoint and its state at each epoch end."""
+
+    def __init__(self, batches: PatchBatches, ckpt: str, state: str, params: dict, t0: float, spent: float):
+        super().__init__()
+        self.batches, self.ckpt, self.state, self.train_params, self.t0, self.spent = batches, ckpt, state, params, t0, spent
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.batches.set_epoch(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        dncnn.save(self.model, self.ckpt)
+        elapsed = self.spent + time.perf_counter() - self.t0
+        _write_json(self.state, {"epoch": epoch + 1, "params": self.train_params, "train_seconds": elapsed})
+
+
+def _write_json(path: str, obj: dict) -> None:
+    tmp = path + ".partial"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, default=float)
+    os.replace(tmp, path)
+
+
+def artifacts(out: str) -> dict[str, str]:
+    """Paths of everything ``train`` writes for model ``out``."""
+    stem = out[: -len(".keras")] if out.endswith(".keras") else out
+    return {
+        "model": out,
+        "checkpoint": stem + ".checkpoint.keras",
+        "state": stem + ".checkpoint.json",
+        "history": stem + ".history.csv",
+        "metrics": stem + ".metrics.json",
+        "training_figure": stem + ".training-pairs.png",
+        "test_figure": stem + ".test-denoised.png",
+    }
+
+
+def _jit_compile() -> bool | str:
+    """XLA is slower than plain TensorFlow on CPU (DESIGN.md); elsewhere let Keras decide."""
+    return False if keras.backend.backend() == "tensorflow" and not _has_gpu() else "auto"
+
+
+def _compile(model, spec: TrainSpec) -> None:
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=spec.learning_rate), loss="mse",
+                  jit_compile=_jit_compile())
+
+
+def _has_gpu() -> bool:
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = False, overwrite: bool = False,
+          verbose: int | str = "auto") -> dict:
+    """Train on ``data`` and save the model to ``out`` (.keras); returns the final metrics."""
+    if not out.endswith(".keras"):
+        raise SeisbatchError(out, "the trained model is saved in Keras format: give a path ending in .keras")
+    paths = artifacts(out)
+    f, n, n_test_file = open_dataset(data)
+    f.close()
+    n_test = spec.n_test if spec.n_test is not None else n_test_file
+    if not 0 <= n_test < n:
+        raise SeisbatchError(data, f"{n} patches cannot hold out {n_test} for testing")
+    params = dict(asdict(spec), n_test=n_test, data=os.path.abspath(data), backend=keras.backend.backend())
+    resumable = {k: v for k, v in params.items() if k not in ("epochs", "recalibrate_bn", "backend")}
+    initial_epoch, spent = 0, 0.0
+    if resume:
+        if not os.path.exists(paths["checkpoint"]) or not os.path.exists(paths["state"]):
+            raise SeisbatchError(paths["checkpoint"], "no checkpoint to resume from (train without --resume first)")
+        with open(paths["state"]) as fh:
+            state = json.load(fh)
+        before = {k: v for k, v in state["params"].items() if k in resumable}
+        changed = sorted(k for k in resumable if before.get(k) != resumable[k])
+        if changed:
+            raise SeisbatchError(paths["state"], f"cannot resume with different settings: {', '.join(changed)}")
+        model = keras.saving.load_model(paths["checkpoint"])  # with the optimizer's state
+        model.jit_compile = _jit_compile()  # not kept in the file: the same numerics as an unbroken run
+        initial_epoch, spent = int(state["epoch"]), float(state.get("train_seconds", 0.0))
+    else:
+        existing = [p for k, p in paths.items() if k in ("model", "checkpoint") and os.path.exists(p)]
+        if existing and not overwrite:
+            raise SeisbatchError(existing[0], "exists (use --resume to continue training or --overwrite to start again)")
+        for p in paths.values():
+            if os.path.exists(p):
+                os.remove(p)
+        keras.utils.set_random_seed(spec.seed)
+        model = dncnn.build_dncnn(spec.depth, spec.filters, "mixed_float16" if spec.mixed_precision else None)
+        _compile(model, spec)
+
+    batches = PatchBatches(data, n - n_test, spec.batch_size, spec.shuffle, spec.seed, spec.steps_per_epoch)
+    t0 = time.perf_counter()
+    if initial_epoch < spec.epochs:
+        model.fit(
+            batches, epochs=spec.epochs, initial_epoch=initial_epoch, verbose=verbose, shuffle=False,  # ours, seeded
+            callbacks=[_Epochs(batches, paths["checkpoint"], paths["state"], params, t0, spent),
+                       keras.callbacks.CSVLogger(paths["history"], append=resume)],
+        )
+    train_seconds = spent + time.perf_counter() - t0
+    result: dict = {"epochs": spec.epochs, "train_seconds": train_seconds, "params": params}
+    if spec.recalibrate_bn:
+        result["held_out_before_recalibration"] = evaluate(model, data, n_test=n_test)
+        recalibrate_bn(model, batches, spec.recalibrate_bn)
+    result["held_out"] = evaluate(model, data, n_test=n_test)
+    dncnn.save(model, out, include_optimizer=False)
+    result.update(model=out, digest=dncnn.digest(model), keras=keras.__version__,
+                  machine={"platform": platform.platform(), "processor": platform.machine(),
+                           "cpus": os.cpu_count(), "gpu": _has_gpu()})
+    figures(model, data, n_test, paths["training_figure"], paths["test_figure"])
+    _write_json(paths["metrics"], result)
+    return result
+
+
+def recalibrate_bn(model, batches: PatchBatches, n_batches: int) -> None:
+    """Re-estimate BatchNorm moving statistics as the average over ``n_batches`` training batches.
+
+    With the paper's momentum 0.0 the statistics are those of the very last training batch; this
+    replaces them with a cumulative mean (momentum k/(k+1) at batch k) in training mode.
+    """
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [b.momentum for b in bns]
+    try:
+        for k in range(min(n_batches, len(batches))):
+            for b in bns:
+                b.momentum = k / (k + 1)
+            x, _ = batches[k]
+            model(x, training=True)  # small batch: eager activations stay in memory only briefly
+    finally:
+        for b, m in zip(bns, saved):
+            b.momentum = m
+
+
+def evaluate(model, data: str, n_test: int | None = None, all_patches: bool = False, batch_size: int = 32) -> dict:
+    """Held-out metrics: MSE and SNR (dB) before and after denoising, and the SNR of the model's
+    output on the clean patches themselves (how much it harms noise-free data)."""
+    f, n, n_test_file = open_dataset(data)
+    start = 0 if all_patches else n - (n_test if n_test is not None else n_test_file)
+    noisy, denoised, clean_in = SnrAccumulator(), SnrAccumulator(), SnrAccumulator()
+    with f:
+        for a in range(start, n, 512):
+            x, y = f["X"][a : a + 512], f["Y"][a : a + 512]
+            noisy.add(y, x)
+            denoised.add(y, dncnn.predict(model, x, batch_size))
+            clean_in.add(y, dncnn.predict(model, y, batch_size))
+    return {
+        "patches": n - start, "mse_before": noisy.mse, "mse_after": denoised.mse,
+        "snr_before_db": noisy.snr_db, "snr_after_db": denoised.snr_db,
+        "snr_gain_db": denoised.snr_db - noisy.snr_db, "clean_snr_db": clean_in.snr_db,
+    }
+
+
+def figures(model, data: str, n_test: int, train_png: str, test_png: str) -> None:
+    """The paper's two figures: 4 training pairs (noisy/clean), 4 held-out (noisy/denoised)."""
+    f, n, _ = open_dataset(data)
+    with f:
+        tr = np.linspace(0, max(n - n_test - 1, 0), 4).astype(int)
+        te = np.linspace(n - n_test, n - 1, 4).astype(int) if n_test else tr
+        xs, ys = f["X"][sorted(set(tr))], f["Y"][sorted(set(tr))]
+        xt = f["X"][sorted(set(te))]
+    plots.patch_grid(train_png, [("noisy", xs), ("clean", ys)], "training pairs")
+    plots.patch_grid(test_png, [("noisy", xt), ("denoised", dncnn.predict(model, xt))], "held-out patches")
+
+
+def evaluate_file(model_path: str | None, data: str, n_test: int | None = None, all_patches: bool = False,
+                  batch_size: int = 32) -> dict:
+    """``seisbatch evaluate``: load a model and return its held-out metrics and digest."""
+    m = dncnn.load(model_path)
+    result = evaluate(m, data, n_test=n_test, all_patches=all_patches, batch_size=batch_size)
+    result.update(model=model_path or dncnn.default_model_path(), digest=dncnn.digest(m))
+    return result
+
