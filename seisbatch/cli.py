@@ -227,6 +227,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pair(text: str) -> tuple[int, int]:
+    a, _, b = text.partition(",")
+    return int(a), int(b or a)
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from . import denoise, engine
+
+    try:
+        tile = _pair(args.tile)
+    except ValueError:
+        raise SeisbatchError(args.store, f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
+    spec = denoise.DenoiseSpec(output=args.output, direction=args.direction, tile=tile, halo=args.halo,
+                               blend=args.blend, batch_size=args.batch_size, device=args.device)
+    update, close = _progress("denoise", args.quiet)
+    with engine.dask_client(**_client_kwargs(args)) as client:
+        r = denoise.denoise(args.store, args.model, spec, client=client, workers=_client_kwargs(args)["workers"],
+                            overwrite=args.overwrite, progress=update)
+    close()
+    if r["already_complete"]:
+        print(f"{args.store}: array {r['output']!r} is already complete with this model and these parameters")
+        return 0
+    resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
+    print(f"denoised {args.store} -> array {r['output']!r}: {r['tasks']} blocks ({r['computed']} computed{resumed}), "
+          f"{r['tiles']} tiles, {r['samples']:,} samples")
+    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {r['workers']} workers; "
+          f"model digest {r['model_digest'][:12]}, halo {r['halo']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="seisbatch",
@@ -296,6 +326,29 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     y.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     y.set_defaults(func=cmd_synth)
+
+    n = sub.add_parser("denoise", help="denoise a store with the DnCNN on a Dask cluster",
+                       description="Denoise the amplitude of a store in overlapping 2D tiles on Dask workers that each "
+                                   "hold the model, and write the result as a new array in the same store (the input is "
+                                   "never written). An interrupted run continues where it stopped when started again.")
+    n.add_argument("store", help="seisbatch Zarr store (from `seisbatch convert`)")
+    n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
+    n.add_argument("--output", default="denoised", help="name of the output array in the store (default denoised)")
+    n.add_argument("--direction", default="inline", choices=["inline", "crossline"],
+                   help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
+    n.add_argument("--tile", default="256,512", help="tile core size TRACES,SAMPLES (default 256,512)")
+    n.add_argument("--halo", type=int, default=None,
+                   help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
+                        "crop blending exactly equal to whole-section inference)")
+    n.add_argument("--blend", default="crop", choices=["crop", "taper"],
+                   help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with linear "
+                        "ramps (seam-free with a halo smaller than the receptive radius)")
+    n.add_argument("--batch-size", type=int, default=8, help="tiles per model call (default 8)")
+    n.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+    n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
+    n.add_argument("--quiet", action="store_true", help="no progress bar")
+    _client_args(n)
+    n.set_defaults(func=cmd_denoise)
 
     m = sub.add_parser("make-dataset", help="write noisy/clean training patches (the paper's HDF5 layout)",
                        description="Write OUT.h5 with /X (noisy) and /Y (clean) patches, float32 (N, 64, 64, 1), "

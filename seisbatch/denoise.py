@@ -1,0 +1,187 @@
+"""``seisbatch denoise``: the runner, the one module that knows both Dask and the model.
+
+The client plans tiles from shapes, creates (or reopens) the output array beside the input in the
+same store, and sends one task per chunk-aligned block to the workers. Each worker holds one model,
+loaded once by a WorkerPlugin that carries only the model's path and digest. A task reads its
+haloed block from the input, scales it by the survey statistics, runs the model in fixed-size
+batches, crops or blends, writes its block of the output and then marks itself done in
+``<output>_done``, so an interrupted run resumes with only the missing blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import zarr
+from distributed import Client, WorkerPlugin, get_worker
+
+from . import engine, stats, store, tiling
+from .errors import SeisbatchError
+
+PLUGIN = "seisbatch-model"
+
+
+@dataclass(frozen=True)
+class DenoiseSpec:
+    """Everything that determines the output; a rerun must match it to resume."""
+
+    output: str = "denoised"
+    direction: str = "inline"
+    tile: tuple[int, int] = (256, 512)
+    halo: int | None = None  # default: the model's receptive radius (exact crop blending)
+    blend: str = "crop"
+    batch_size: int = 8
+    device: str = "auto"  # auto | cpu | gpu
+
+
+class ModelPlugin(WorkerPlugin):
+    """Holds one model per worker, loaded on first use (on a task thread) and checked against the
+    digest the client planned with, so every block of an output comes from the same weights."""
+
+    def __init__(self, path: str, digest: str, device: str = "auto", threads: int | None = None):
+        self.path, self.digest, self.device, self.threads = path, digest, device, threads
+
+    def setup(self, worker=None) -> None:
+        self._model = None
+        self._lock = threading.Lock()  # made on the worker: locks do not travel
+        if self.device == "cpu":
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        if self.threads:
+            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(self.threads))
+            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                from . import model as dncnn
+
+                m = dncnn.load(self.path)
+                if dncnn.digest(m) != self.digest:
+                    raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
+                self._model = m
+            return self._model
+
+
+def model_info(path: str) -> dict:
+    """Digest and receptive radius of a model (run on a worker, keeping TensorFlow off the client)."""
+    from . import model as dncnn
+
+    m = dncnn.load(path)
+    return {"digest": dncnn.digest(m), "radius": dncnn.receptive_radius(m), **dncnn.architecture(m)}
+
+
+def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale: float) -> int:
+    """One block: read with halo, scale, infer, unscale, zero dead traces, write, mark done."""
+    from . import model as dncnn
+
+    p = tiling.Plan.from_dict(plan_dict)
+    task = p.tasks[index]
+    amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
+    mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
+    block = np.asarray(amp[p.region(task, read=True)], dtype=np.float32) * np.float32(scale)
+    model = get_worker().plugins[PLUGIN].model()
+    out = tiling.denoise_block(block, p, task, lambda b: dncnn.predict(model, b, spec["batch_size"]),
+                               spec["blend"], spec["batch_size"])
+    out /= np.float32(scale)
+    region = p.region(task)
+    live = np.asarray(mask[region[:-1]])
+    out[~live] = 0.0
+    zarr.open_array(store=store_path, path=spec["output"], mode="r+")[region] = out
+    zarr.open_array(store=store_path, path=spec["output"] + "_done", mode="r+")[index] = 1
+    return int(out.size)
+
+
+def _create_output(root: zarr.Group, name: str, n_tasks: int, attrs: dict) -> None:
+    amp = root["amplitude"]
+    root.create_array(name, shape=amp.shape, chunks=amp.chunks, dtype="float32", fill_value=0.0,
+                      dimension_names=list(amp.metadata.dimension_names), compressors=store.AMPLITUDE_CODEC,
+                      attributes={"long_name": f"{name} amplitude", "seisbatch": attrs}, overwrite=True)
+    root.create_array(name + "_done", shape=(n_tasks,), chunks=(1,), dtype="uint8", fill_value=0,
+                      dimension_names=[name + "_task"], overwrite=True,
+                      attributes={"description": f"1 where the block of {name!r} is written"})
+
+
+def denoise(
+    path: str,
+    model_path: str | None = None,
+    spec: DenoiseSpec = DenoiseSpec(),
+    *,
+    client: Client | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: engine.Progress | None = None,
+) -> dict[str, Any]:
+    """Denoise the amplitude of the store at ``path`` into array ``spec.output``; returns a summary."""
+    from .model import default_model_path
+
+    t0 = time.perf_counter()
+    path = os.fspath(path)
+    model_path = os.path.abspath(model_path or default_model_path())
+    root = store.open_complete(path)
+    if spec.output in ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
+                       "inline", "crossline", "trace", "cdp_x", "cdp_y") or spec.output.endswith("_done"):
+        raise SeisbatchError(path, f"output name {spec.output!r} is reserved (the input is never written)")
+    if spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline") or spec.device not in ("auto", "cpu", "gpu"):
+        raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, device {spec.device!r}")
+    meta = store.meta(root)
+    scale = stats.scale_factor(meta.get("stats") or {})
+    amp = root["amplitude"]
+    n_workers = workers or engine.default_workers()
+    with engine.maybe_client(client, workers=n_workers) as c:
+        # thread limits first (they must be set before a worker starts TensorFlow), then the model
+        threads = max(1, (os.cpu_count() or 1) // n_workers) if client is None else None
+        c.register_plugin(ModelPlugin(model_path, "", spec.device, threads), name=PLUGIN)
+        info = c.submit(model_info, model_path, pure=False).result()
+        halo = info["radius"] if spec.halo is None else spec.halo
+        p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)
+        params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, plan=p.digest())))  # as stored
+        attrs = {"complete": False, "progress": f"0/{len(p.tasks)}", "model_path": model_path,
+                 "model_digest": info["digest"], "params": params}
+        done = _prepare(root, path, spec.output, attrs, len(p.tasks), overwrite)
+        if done is None:
+            return {"already_complete": True, "output": spec.output, "tasks": len(p.tasks)}
+        todo = [i for i in range(len(p.tasks)) if not done[i]]
+        c.register_plugin(ModelPlugin(model_path, info["digest"], spec.device, threads), name=PLUGIN)
+        plan_dict = p.to_dict()
+        spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
+        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale) for i in todo], progress)
+        n_used = len(c.scheduler_info()["workers"])
+    arr = zarr.open_array(store=path, path=spec.output, mode="r+")
+    flags = zarr.open_array(store=path, path=spec.output + "_done", mode="r")[:]
+    if not flags.all():
+        raise SeisbatchError(path, f"{int((flags == 0).sum())} blocks of {spec.output!r} were not written; run again to finish")
+    wall = time.perf_counter() - t0
+    samples = int(np.prod(amp.shape))
+    arr.attrs["seisbatch"] = dict(attrs, complete=True, progress=f"{len(p.tasks)}/{len(p.tasks)}",
+                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    store.consolidate(path)
+    return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": len(p.tasks) - len(todo),
+            "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
+            "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
+            "workers": n_used, "model_digest": info["digest"], "halo": halo, "already_complete": False}
+
+
+def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, overwrite: bool) -> np.ndarray | None:
+    """Create the output, or check an existing one is the same run: returns the done flags, or
+    None when it is already complete. A different model or parameters is refused unless overwriting."""
+    root = zarr.open_group(path, mode="r+")  # only the output arrays are written through this
+    if name in root and not overwrite:
+        old = dict(root[name].attrs.get("seisbatch", {}))
+        same = old.get("model_digest") == attrs["model_digest"] and old.get("params") == attrs["params"]
+        if not same:
+            what = "another model" if old.get("model_digest") != attrs["model_digest"] else "other parameters"
+            raise SeisbatchError(path, f"array {name!r} exists from a run with {what}; "
+                                       f"use --overwrite to replace it or --output to write another array")
+        if old.get("complete"):
+            return None
+        if name + "_done" in root and root[name + "_done"].shape == (n_tasks,):
+            return root[name + "_done"][:]
+    _create_output(root, name, n_tasks, attrs)
+    store.consolidate(path)
+    return np.zeros(n_tasks, np.uint8)

@@ -1,0 +1,190 @@
+"""The tile plan of a denoising run, computed from shapes alone (no data is read).
+
+A survey is denoised as 2D sections (trace x sample): inline or crossline sections of a 3D store,
+or the whole (trace, sample) array of a 2D line or pre-stack store. Work is cut in two levels:
+
+- tasks: chunk-aligned blocks of the output (a run of sections along the stacking axis, and a
+  range of traces when sections are long), each read with a halo of traces, so that tasks write
+  disjoint whole chunks and need nothing from each other;
+- tiles: fixed-size windows inside a task's sections, given to the model in batches. Each tile has
+  a core (the samples it is responsible for; cores partition the task exactly) and a window (core
+  plus halo). Windows never leave the section: at a survey edge they are shifted inwards, so the
+  model's own zero padding falls exactly where whole-section inference has it, and crop blending
+  with a halo of at least the receptive radius reproduces whole-section inference exactly.
+
+The plan is plain data (``to_dict``/``from_dict``), so it can be stored beside the output and a
+rerun can check it is resuming the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+Range = tuple[int, int]
+
+
+def windows_1d(lo: int, hi: int, n: int, core: int, halo: int) -> list[tuple[Range, Range]]:
+    """(core, window) pairs whose cores partition [lo, hi) and whose windows (core + halo each
+    side, all of one length) lie inside [0, n)."""
+    if hi <= lo:
+        return []
+    width = min(core + 2 * halo, n)
+    out = []
+    for a in range(lo, hi, core):
+        b = min(a + core, hi)
+        start = min(max(a - halo, 0), n - width)
+        out.append(((a, b), (start, start + width)))
+    return out
+
+
+@dataclass(frozen=True)
+class Task:
+    """A chunk-aligned block: sections ``stack`` (3D) x core traces ``traces`` x all samples,
+    read over ``read`` traces; ``tiles`` are ((core), (window)) pairs in read-region coordinates,
+    each a pair of (trace range, sample range)."""
+
+    index: int
+    stack: Range | None
+    traces: Range
+    read: Range
+    tiles: list[tuple[tuple[Range, Range], tuple[Range, Range]]] = field(repr=False)
+
+    @property
+    def n_sections(self) -> int:
+        return 1 if self.stack is None else self.stack[1] - self.stack[0]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every task of a run, and the parameters that made it."""
+
+    shape: tuple[int, ...]
+    direction: str
+    tile: tuple[int, int]
+    halo: int
+    chunks: tuple[int, ...]
+    tasks: list[Task]
+
+    @property
+    def stack_axis(self) -> int | None:
+        return None if len(self.shape) == 2 else (0 if self.direction == "inline" else 1)
+
+    @property
+    def trace_axis(self) -> int:
+        return 0 if len(self.shape) == 2 else (1 if self.direction == "inline" else 0)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Plan:
+        def r(v):
+            return tuple(r(x) for x in v) if isinstance(v, list) else v
+
+        tasks = [Task(t["index"], r(t["stack"]), r(t["traces"]), r(t["read"]), [r(x) for x in t["tiles"]]) for t in d["tasks"]]
+        return cls(tuple(d["shape"]), d["direction"], tuple(d["tile"]), d["halo"], tuple(d["chunks"]), tasks)
+
+    def digest(self) -> str:
+        """Identifies the plan; a resumed run must have the same one."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def region(self, task: Task, read: bool = False) -> tuple[slice, ...]:
+        """Index of a task's block (core, or with the halo when ``read``) in the survey array."""
+        idx = [slice(None)] * len(self.shape)
+        t = task.read if read else task.traces
+        idx[self.trace_axis] = slice(*t)
+        if self.stack_axis is not None:
+            idx[self.stack_axis] = slice(*task.stack)
+        return tuple(idx)
+
+
+def plan(
+    shape: tuple[int, ...],
+    chunks: tuple[int, ...],
+    tile: tuple[int, int] = (256, 512),
+    halo: int = 17,
+    direction: str = "inline",
+    max_task_samples: int = 1 << 25,
+) -> Plan:
+    """Plan a run over a survey of ``shape`` (3D: inline, crossline, sample; 2D: trace, sample)
+    stored in ``chunks``. ``tile`` is the core size (traces, samples); ``max_task_samples`` bounds a
+    task's memory (32 Mi samples = 128 MiB of float32 by default)."""
+    if len(shape) not in (2, 3) or len(chunks) != len(shape):
+        raise ValueError(f"cannot tile an array of shape {shape} with chunks {chunks}")
+    if direction not in ("inline", "crossline"):
+        raise ValueError(f"direction must be inline or crossline, not {direction!r}")
+    if min(tile) < 1 or halo < 0:
+        raise ValueError("tile sides must be positive and the halo not negative")
+    p = Plan(tuple(shape), direction if len(shape) == 3 else "trace", tuple(tile), halo, tuple(chunks), [])
+    n_traces, n_samples = shape[p.trace_axis], shape[-1]
+    t_chunk = chunks[p.trace_axis]
+    if p.stack_axis is None:
+        stacks: list[Range | None] = [None]
+        per_stack = 1
+    else:
+        n, c = shape[p.stack_axis], chunks[p.stack_axis]
+        stacks = [(a, min(a + c, n)) for a in range(0, n, c)]
+        per_stack = c
+    # traces per task: whole sections unless that breaks the memory budget, then chunk multiples
+    budget = max(t_chunk, (max_task_samples // max(per_stack * n_samples, 1)) // t_chunk * t_chunk)
+    trace_ranges = [(a, min(a + budget, n_traces)) for a in range(0, n_traces, budget)] if n_traces else []
+    for stack in stacks:
+        for t0, t1 in trace_ranges:
+            r0, r1 = max(t0 - halo, 0), min(t1 + halo, n_traces)
+            along_t = windows_1d(t0 - r0, t1 - r0, r1 - r0, tile[0], halo)
+            along_s = windows_1d(0, n_samples, n_samples, tile[1], halo)
+            tiles = [((ct, cs), (wt, ws)) for ct, wt in along_t for cs, ws in along_s]
+            p.tasks.append(Task(len(p.tasks), stack, (t0, t1), (r0, r1), tiles))
+    return p
+
+
+def taper_weights(core: Range, window: Range, lo: int, hi: int, halo: int) -> np.ndarray:
+    """1D overlap-add weights of a window: raised-cosine ramps across the 2*halo overlap with each
+    neighbour (complementary, so neighbours sum to one; near zero at the window's edge, where the
+    model saw least context), flat where the window meets a region edge."""
+    x = np.arange(window[0], window[1]) + 0.5
+    w = np.ones(len(x))
+    if halo > 0:
+        if core[0] > lo:
+            w = np.minimum(w, np.clip((x - (core[0] - halo / 2)) / halo, 0, 1))
+        if core[1] < hi:
+            w = np.minimum(w, np.clip(((core[1] + halo / 2) - x) / halo, 0, 1))
+    return np.maximum(np.sin(0.5 * np.pi * w) ** 2, 1e-6)  # never exactly zero: every sample stays covered
+
+
+def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: str = "crop", batch_size: int = 8) -> np.ndarray:
+    """Denoise one task's read block (its sections with their halo of traces) and return its core.
+
+    ``block`` is the survey array at ``plan_.region(task, read=True)``; ``predict`` maps a
+    (n, h, w) float32 batch to its denoised batch. Tiles go to ``predict`` in batches of
+    ``batch_size`` windows (all one shape within a task); cores are cropped, or windows are
+    overlap-added with ``taper_weights`` when ``blend`` is "taper".
+    """
+    if blend not in ("crop", "taper"):
+        raise ValueError(f"blend must be crop or taper, not {blend!r}")
+    sa, ta = plan_.stack_axis, plan_.trace_axis
+    sections = np.moveaxis(block, (sa, ta), (0, 1)) if sa is not None else block[None]
+    n_sec, n_read, n_samples = sections.shape
+    c0, c1 = task.traces[0] - task.read[0], task.traces[1] - task.read[0]
+    windows = [(s, tile) for s in range(n_sec) for tile in task.tiles]
+    acc = np.zeros((n_sec, n_read, n_samples), np.float32)
+    wsum = np.zeros((n_sec, n_read, n_samples), np.float32) if blend == "taper" else None
+    for b in range(0, len(windows), batch_size):
+        group = windows[b : b + batch_size]
+        batch = np.stack([sections[s, slice(*w[0]), slice(*w[1])] for s, (_, w) in group]).astype(np.float32)
+        out = predict(batch)
+        for (s, ((ct, cs), (wt, ws))), y in zip(group, out):
+            if blend == "crop":
+                acc[s, ct[0] : ct[1], cs[0] : cs[1]] = y[ct[0] - wt[0] : ct[1] - wt[0], cs[0] - ws[0] : cs[1] - ws[0]]
+            else:
+                w = np.outer(taper_weights(ct, wt, c0, c1, plan_.halo), taper_weights(cs, ws, 0, n_samples, plan_.halo))
+                acc[s, wt[0] : wt[1], ws[0] : ws[1]] += w * y
+                wsum[s, wt[0] : wt[1], ws[0] : ws[1]] += w
+    if wsum is not None:
+        acc[:, c0:c1] /= wsum[:, c0:c1]
+    core = acc[:, c0:c1]
+    return np.moveaxis(core, (0, 1), (sa, ta)) if sa is not None else core[0]

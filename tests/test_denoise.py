@@ -1,0 +1,163 @@
+"""seisbatch denoise on Dask: whole-store exactness, dead traces, real 2D/3D/pre-stack files, resume,
+refusal to mix models or parameters, and the input left untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+import zarr
+
+from seisbatch import convert, denoise, stats, synthetic, tiling
+from seisbatch import model as dncnn
+from seisbatch.cli import main
+from seisbatch.errors import SeisbatchError
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def _tiny(path: pathlib.Path, seed: int) -> str:
+    keras.utils.set_random_seed(seed)
+    m = dncnn.build_dncnn(depth=5, filters=8)
+    dncnn.save(m, path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return _tiny(tmp_path_factory.mktemp("models") / "tiny.keras", 0)
+
+
+def _tree_digest(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(path)).encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _reference(model_path: str, store: str, direction: str = "inline") -> np.ndarray:
+    """Whole-section inference of the scaled survey, unscaled, dead traces zeroed."""
+    root = zarr.open_group(store, mode="r")
+    amp, mask = root["amplitude"][:], root["trace_mask"][:]
+    s = stats.scale_factor(root.attrs["seisbatch"]["stats"])
+    m = dncnn.load(model_path)
+    if amp.ndim == 2:
+        out = dncnn.predict(m, amp[None] * s)[0] / s
+    else:
+        axes = (0, 1) if direction == "inline" else (1, 0)
+        out = np.moveaxis(dncnn.predict(m, np.moveaxis(amp, axes, (0, 1)) * s), (0, 1), axes) / s
+    out[~mask] = 0
+    return out
+
+
+@pytest.fixture
+def survey(tmp_path, client):
+    spec = synthetic.SurveySpec(n_inline=37, n_crossline=41, n_samples=75, seed=8)
+    synthetic.write_segy(tmp_path / "s.sgy", spec, snr_db=5, missing=0.05)
+    store = str(tmp_path / "s.zarr")
+    convert.convert_segy(str(tmp_path / "s.sgy"), store, client=client, chunks=(8, 16, 75))
+    return store
+
+
+@pytest.mark.parametrize("direction", ["inline", "crossline"])
+def test_whole_store_equals_whole_section_inference(survey, tiny_model, client, direction):
+    before = _tree_digest(pathlib.Path(survey) / "amplitude")
+    r = denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(direction=direction, tile=(16, 24)), client=client)
+    blocks = 5 if direction == "inline" else 3  # 37 inlines in chunks of 8, 41 crosslines in chunks of 16
+    assert r["tasks"] == blocks and r["computed"] == blocks and r["halo"] == 5 and r["tiles"] > 40
+    root = zarr.open_group(survey, mode="r")
+    out = root["denoised"][:]
+    ref = _reference(tiny_model, survey, direction)
+    np.testing.assert_allclose(out, ref, atol=3e-5 * np.abs(ref).max())
+    mask = root["trace_mask"][:]
+    assert not mask.all() and not out[~mask].any() and np.abs(out[mask]).max() > 0
+    assert _tree_digest(pathlib.Path(survey) / "amplitude") == before  # the input is never written
+    attrs = root["denoised"].attrs["seisbatch"]
+    assert attrs["complete"] and attrs["model_digest"] == dncnn.digest(dncnn.load(tiny_model))
+    assert attrs["params"]["direction"] == direction and attrs["params"]["blend"] == "crop"
+
+
+@pytest.mark.parametrize("name,dims", [
+    ("segysak_f3-withdead.sgy", ("inline", "crossline", "sample")),
+    ("gundih_2D_Xline_12680.sgy", ("trace", "sample")),
+    ("segyio_viking_small.segy", ("trace", "sample")),
+])
+def test_real_files_2d_3d_and_prestack(tmp_path, client, tiny_model, name, dims):
+    store = str(tmp_path / "r.zarr")
+    convert.convert_segy(str(DATA / name), store, client=client)
+    root = zarr.open_group(store, mode="r")
+    assert tuple(root["amplitude"].metadata.dimension_names) == dims
+    denoise.denoise(store, tiny_model, denoise.DenoiseSpec(tile=(64, 128)), client=client)
+    ref = _reference(tiny_model, store)
+    np.testing.assert_allclose(zarr.open_group(store, mode="r")["denoised"][:], ref, atol=3e-5 * np.abs(ref).max())
+    assert main(["export", store, str(tmp_path / "d.sgy"), "--array", "denoised", "--quiet", "--scheduler",
+                 client.scheduler.address]) == 0
+    assert (tmp_path / "d.sgy").stat().st_size == (DATA / name).stat().st_size
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_with_only_the_missing_blocks(survey, tiny_model, client):
+    spec = denoise.DenoiseSpec(tile=(16, 24))
+
+    def stop_after_two(done: int, total: int) -> None:
+        if done >= 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        denoise.denoise(survey, tiny_model, spec, client=client, progress=stop_after_two)
+    root = zarr.open_group(survey, mode="r")
+    assert not root["denoised"].attrs["seisbatch"]["complete"]
+    with pytest.raises(SeisbatchError, match="incomplete"):
+        from seisbatch import export
+
+        export.export_segy(survey, str(pathlib.Path(survey).parent / "x.sgy"), array="denoised", client=client)
+    flags = root["denoised_done"][:]
+    assert 2 <= flags.sum() < len(flags)
+    r = denoise.denoise(survey, tiny_model, spec, client=client)
+    # blocks already running when the first run stopped may finish in between: never fewer resumed
+    assert r["resumed"] >= int(flags.sum()) and r["computed"] >= 1 and r["resumed"] + r["computed"] == len(flags)
+    ref = _reference(tiny_model, survey)
+    np.testing.assert_allclose(zarr.open_group(survey, mode="r")["denoised"][:], ref, atol=3e-5 * np.abs(ref).max())
+    again = denoise.denoise(survey, tiny_model, spec, client=client)
+    assert again["already_complete"]
+
+
+def test_another_model_or_parameters_is_refused_without_overwrite(survey, tiny_model, client, tmp_path):
+    denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24)), client=client)
+    first = zarr.open_group(survey, mode="r")["denoised"][:]
+    other = _tiny(tmp_path / "other.keras", 1)
+    with pytest.raises(SeisbatchError, match="another model"):
+        denoise.denoise(survey, other, denoise.DenoiseSpec(tile=(16, 24)), client=client)
+    with pytest.raises(SeisbatchError, match="other parameters"):
+        denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24), blend="taper"), client=client)
+    np.testing.assert_array_equal(zarr.open_group(survey, mode="r")["denoised"][:], first)
+    r = denoise.denoise(survey, other, denoise.DenoiseSpec(tile=(16, 24)), client=client, overwrite=True)
+    assert r["computed"] == r["tasks"]
+    assert not np.array_equal(zarr.open_group(survey, mode="r")["denoised"][:], first)
+    denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(output="second", tile=(16, 24)), client=client)
+    np.testing.assert_array_equal(zarr.open_group(survey, mode="r")["second"][:], first)
+
+
+def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
+    args = ["denoise", survey, "--model", tiny_model, "--tile", "16,24", "--quiet", "--scheduler", client.scheduler.address]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "5 blocks (5 computed)" in out and "samples/s" in out
+    assert main(args) == 0 and "already complete" in capsys.readouterr().out
+    assert main(args + ["--output", "amplitude"]) == 2
+    assert "reserved" in capsys.readouterr().err
+
+
+def test_plan_is_stored_by_digest_and_matches_shapes(survey, tiny_model, client):
+    denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24)), client=client)
+    root = zarr.open_group(survey, mode="r")
+    p = tiling.plan(root["amplitude"].shape, root["amplitude"].chunks, (16, 24), 5)
+    assert root["denoised"].attrs["seisbatch"]["params"]["plan"] == p.digest()
+    assert root["denoised_done"].shape == (len(p.tasks),)
