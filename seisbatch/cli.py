@@ -352,14 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--output", default="denoised", help="name of the output array in the store (default denoised)")
     n.add_argument("--direction", default="inline", choices=["inline", "crossline"],
                    help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
-    n.add_argument("--tile", default="256,512", help="tile core size TRACES,SAMPLES (default 256,512)")
+    n.add_argument("--tile", default="512,1024", help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
+                   "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
                    help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
                         "crop blending exactly equal to whole-section inference)")
     n.add_argument("--blend", default="crop", choices=["crop", "taper"],
                    help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with linear "
                         "ramps (seam-free with a halo smaller than the receptive radius)")
-    n.add_argument("--batch-size", type=int, default=8, help="tiles per model call (default 8)")
+    n.add_argument("--batch-size", type=int, default=2, help="tiles per model call (default 2; raise it on GPUs)")
     n.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
     n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
     n.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -33,50 +33,72 @@ class DenoiseSpec:
 
     output: str = "denoised"
     direction: str = "inline"
-    tile: tuple[int, int] = (256, 512)
+    tile: tuple[int, int] = (512, 1024)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
     halo: int | None = None  # default: the model's receptive radius (exact crop blending)
     blend: str = "crop"
-    batch_size: int = 8
+    batch_size: int = 2
     device: str = "auto"  # auto | cpu | gpu
 
 
 class ModelPlugin(WorkerPlugin):
-    """Holds one model per worker, loaded on first use (on a task thread) and checked against the
-    digest the client planned with, so every block of an output comes from the same weights."""
+    """Holds one model per worker, loaded once on first use (on a task thread). Tasks carry the
+    digest the client planned with and the worker checks it, so every block of an output comes
+    from the same weights even if the file is replaced during the run."""
 
-    def __init__(self, path: str, digest: str, device: str = "auto", threads: int | None = None):
-        self.path, self.digest, self.device, self.threads = path, digest, device, threads
+    def __init__(self, path: str, device: str = "auto", workers_per_host: dict[str, int] | None = None):
+        self.path, self.device, self.per_host = path, device, workers_per_host or {}
 
     def setup(self, worker=None) -> None:
         self._model = None
         self._lock = threading.Lock()  # made on the worker: locks do not travel
         if self.device == "cpu":
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        if self.threads:
-            os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(self.threads))
-            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+        # workers sharing a machine share its cores: each model gets its part, not all of them
+        host = _host(worker.address) if worker is not None else ""
+        self.threads = max(1, (os.cpu_count() or 1) // self.per_host.get(host, 1))
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(self.threads))
+        os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
 
-    def model(self):
+    def model(self, digest: str | None = None):
+        """The worker's model; with ``digest``, refuse weights other than those planned with."""
         with self._lock:
             if self._model is None:
+                import keras
+
                 from . import model as dncnn
 
+                if keras.backend.backend() == "tensorflow":
+                    import tensorflow as tf
+
+                    try:
+                        tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                    except RuntimeError:  # TensorFlow already running in this worker: keep its setting
+                        pass
                 m = dncnn.load(self.path)
-                if dncnn.digest(m) != self.digest:
-                    raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
-                self._model = m
+                self._model, self._digest = m, dncnn.digest(m)
+            if digest is not None and digest != self._digest:
+                raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
             return self._model
 
+    def info(self) -> dict:
+        from . import model as dncnn
 
-def model_info(path: str) -> dict:
-    """Digest and receptive radius of a model (run on a worker, keeping TensorFlow off the client)."""
-    from . import model as dncnn
-
-    m = dncnn.load(path)
-    return {"digest": dncnn.digest(m), "radius": dncnn.receptive_radius(m), **dncnn.architecture(m)}
+        m = self.model()
+        return {"digest": self._digest, "radius": dncnn.receptive_radius(m), **dncnn.architecture(m)}
 
 
-def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale: float) -> int:
+def _host(address: str) -> str:
+    """'tcp://10.0.0.5:40123' -> '10.0.0.5'."""
+    return address.split("://")[-1].rsplit(":", 1)[0]
+
+
+def model_info() -> dict:
+    """Digest and receptive radius of the run's model, from a worker's plugin (keeps TensorFlow
+    off the client, and that worker has its model loaded for the first block)."""
+    return get_worker().plugins[PLUGIN].info()
+
+
+def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale: float, digest: str) -> int:
     """One block: read with halo, scale, infer, unscale, zero dead traces, write, mark done."""
     from . import model as dncnn
 
@@ -85,7 +107,7 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
     mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
     block = np.asarray(amp[p.region(task, read=True)], dtype=np.float32) * np.float32(scale)
-    model = get_worker().plugins[PLUGIN].model()
+    model = get_worker().plugins[PLUGIN].model(digest)
     out = tiling.denoise_block(block, p, task, lambda b: dncnn.predict(model, b, spec["batch_size"]),
                                spec["blend"], spec["batch_size"])
     out /= np.float32(scale)
@@ -134,10 +156,11 @@ def denoise(
     amp = root["amplitude"]
     n_workers = workers or engine.default_workers()
     with engine.maybe_client(client, workers=n_workers) as c:
-        # thread limits first (they must be set before a worker starts TensorFlow), then the model
-        threads = max(1, (os.cpu_count() or 1) // n_workers) if client is None else None
-        c.register_plugin(ModelPlugin(model_path, "", spec.device, threads), name=PLUGIN)
-        info = c.submit(model_info, model_path, pure=False).result()
+        per_host: dict[str, int] = {}
+        for addr in c.scheduler_info()["workers"]:
+            per_host[_host(addr)] = per_host.get(_host(addr), 0) + 1
+        c.register_plugin(ModelPlugin(model_path, spec.device, per_host), name=PLUGIN)
+        info = c.submit(model_info, pure=False).result()
         halo = info["radius"] if spec.halo is None else spec.halo
         p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)
         params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, plan=p.digest())))  # as stored
@@ -147,10 +170,9 @@ def denoise(
         if done is None:
             return {"already_complete": True, "output": spec.output, "tasks": len(p.tasks)}
         todo = [i for i in range(len(p.tasks)) if not done[i]]
-        c.register_plugin(ModelPlugin(model_path, info["digest"], spec.device, threads), name=PLUGIN)
         plan_dict = p.to_dict()
         spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
-        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale) for i in todo], progress)
+        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo], progress)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
     flags = zarr.open_array(store=path, path=spec.output + "_done", mode="r")[:]

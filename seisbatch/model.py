@@ -117,13 +117,21 @@ def save(model, path: str | os.PathLike, include_optimizer: bool = True) -> None
 def predict(model, patches: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Denoise (n, h, w) or (n, h, w, 1) float32 arrays in fixed-size batches.
 
-    Goes through ``model.predict`` (a compiled function on every backend): calling the functional
-    model eagerly keeps all intermediate activations and needs gigabytes for a few tiles.
+    Goes through the model's compiled predict step (``predict_on_batch``) on every backend: calling
+    the functional model eagerly keeps all intermediate activations and needs gigabytes for a few
+    tiles. The last batch is padded to full size so the step is traced once per window shape.
     """
     x = np.asarray(patches, dtype=np.float32)
     squeeze = x.ndim == 3
     if squeeze:
         x = x[..., None]
-    y = model.predict(x, batch_size=batch_size, verbose=0)
-    y = np.asarray(y, dtype=np.float32)
-    return y[..., 0] if squeeze else y
+    n = len(x)
+    size = max(1, min(batch_size, n))
+    out = np.empty(x.shape, np.float32)
+    for a in range(0, n, size):
+        b = x[a : a + size]
+        k = len(b)
+        if k < size:
+            b = np.concatenate([b, np.zeros((size - k,) + b.shape[1:], np.float32)])
+        out[a : a + k] = np.asarray(model.predict_on_batch(b), dtype=np.float32)[:k]
+    return out[..., 0] if squeeze else out

@@ -29,9 +29,12 @@ Range = tuple[int, int]
 
 def windows_1d(lo: int, hi: int, n: int, core: int, halo: int) -> list[tuple[Range, Range]]:
     """(core, window) pairs whose cores partition [lo, hi) and whose windows (core + halo each
-    side, all of one length) lie inside [0, n)."""
+    side, all of one length) lie inside [0, n). Cores are balanced: 300 traces with a 256 tile
+    become two cores of 150, not 256 + 44, so windows overlap no more than the halo needs."""
     if hi <= lo:
         return []
+    k = -(-(hi - lo) // core)
+    core = -(-(hi - lo) // k)
     width = min(core + 2 * halo, n)
     out = []
     for a in range(lo, hi, core):

@@ -23,3 +23,15 @@ def test_paper_example_small(tmp_path):
     metrics = json.load(open(tmp_path / "dncnn.metrics.json"))
     assert metrics["held_out"]["patches"] == 96
     assert all(metrics["held_out"][k] > 0 for k in ("mse_before", "mse_after"))
+
+
+def test_field_pipeline_on_a_real_file(tmp_path):
+    src = ROOT / "tests" / "data" / "segysak_f3-withdead.sgy"
+    cmd = [sys.executable, str(ROOT / "workflows" / "field_pipeline.py"), str(src), "--dir", str(tmp_path), "--workers", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "denoise: 31,050 samples" in out.stdout and "leakage" in out.stdout
+    assert (tmp_path / "qc.png").stat().st_size > 0
+    assert (tmp_path / "denoised.sgy").stat().st_size == src.stat().st_size
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "reusing the complete store" in again.stdout and "already complete" in again.stdout
