@@ -132,6 +132,8 @@ def format_info(d: dict) -> str:
     lines.append("  arrays:")
     for name, a in d["arrays"].items():
         status = "" if "complete" not in a else ("  complete" if a["complete"] else "  INCOMPLETE")
+        if "complete" in a and not a["complete"] and a.get("progress"):
+            status += f" ({a['progress']})"
         lines.append(f"    {name:<16} {a['dtype']:<8} {tuple(a['shape'])}{status}")
     return "\n".join(lines)
 

@@ -164,7 +164,7 @@ def denoise(
         halo = info["radius"] if spec.halo is None else spec.halo
         p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)
         params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, plan=p.digest())))  # as stored
-        attrs = {"complete": False, "progress": f"0/{len(p.tasks)}", "model_path": model_path,
+        attrs = {"complete": False, "model_path": model_path,
                  "model_digest": info["digest"], "params": params}
         done = _prepare(root, path, spec.output, attrs, len(p.tasks), overwrite)
         if done is None:
@@ -180,7 +180,7 @@ def denoise(
         raise SeisbatchError(path, f"{int((flags == 0).sum())} blocks of {spec.output!r} were not written; run again to finish")
     wall = time.perf_counter() - t0
     samples = int(np.prod(amp.shape))
-    arr.attrs["seisbatch"] = dict(attrs, complete=True, progress=f"{len(p.tasks)}/{len(p.tasks)}",
+    arr.attrs["seisbatch"] = dict(attrs, complete=True,
                                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     store.consolidate(path)
     return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": len(p.tasks) - len(todo),

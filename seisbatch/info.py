@@ -41,6 +41,9 @@ def describe_store(path: str) -> dict[str, Any]:
         elif own:
             entry["complete"] = bool(own.get("complete", False))
             entry["progress"] = own.get("progress")
+            if name + "_done" in root:  # per-block completion flags: the live count of a running job
+                flags = root[name + "_done"][:]
+                entry["progress"] = f"{int(flags.astype(bool).sum())}/{flags.size} blocks"
         arrays[name] = entry
     samples = root["sample"][:]
     mask = root["trace_mask"][:]
