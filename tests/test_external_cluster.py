@@ -1,0 +1,64 @@
+"""An existing cluster started with Dask's own CLI (`dask scheduler`, `dask worker`) on loopback:
+convert and denoise run through it by scheduler file and by address."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import zarr
+from distributed import Client
+
+from seisbatch import model as dncnn
+from seisbatch import synthetic
+from seisbatch.cli import main
+
+BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture
+def dask_cli_cluster(tmp_path):
+    sched_file = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([os.path.join(BIN, "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)]
+    try:
+        deadline = time.time() + 60
+        while not sched_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        for _ in range(2):
+            procs.append(subprocess.Popen([os.path.join(BIN, "dask"), "worker", "--scheduler-file", str(sched_file),
+                                           "--nthreads", "1", "--no-dashboard", "--local-directory", str(tmp_path)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path))
+        with Client(scheduler_file=str(sched_file)) as c:
+            c.wait_for_workers(2, timeout=60)
+        yield str(sched_file), json.loads(sched_file.read_text())["address"]
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_convert_and_denoise_through_a_dask_cli_cluster(tmp_path, dask_cli_cluster, capsys):
+    sched_file, address = dask_cli_cluster
+    sgy, store = tmp_path / "s.sgy", str(tmp_path / "s.zarr")
+    synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=10, n_crossline=20, n_samples=50, seed=1), snr_db=5)
+    keras.utils.set_random_seed(0)
+    dncnn.save(dncnn.build_dncnn(depth=4, filters=8), tmp_path / "m.keras")
+    assert main(["convert", str(sgy), store, "--chunks", "4,20,50", "--quiet", "--scheduler", sched_file]) == 0
+    assert main(["denoise", store, "--model", str(tmp_path / "m.keras"), "--quiet", "--scheduler", address]) == 0
+    out = capsys.readouterr().out
+    assert "3 blocks (3 computed)" in out and "on 2 workers" in out
+    root = zarr.open_group(store, mode="r")
+    assert root["denoised"].attrs["seisbatch"]["complete"]
+    assert np.abs(root["denoised"][:]).max() > 0
