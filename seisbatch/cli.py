@@ -47,7 +47,10 @@ def _client_args(p: argparse.ArgumentParser) -> None:
 def _client_kwargs(args: argparse.Namespace) -> dict:
     from . import engine
 
-    return {"scheduler": args.scheduler, "workers": args.workers or engine.default_workers()}
+    kw = {"scheduler": args.scheduler, "workers": args.workers or engine.default_workers()}
+    if getattr(args, "gpu", False):
+        kw["gpu"] = True
+    return kw
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -245,7 +248,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                                blend=args.blend, batch_size=args.batch_size, device=args.device)
     update, close = _progress("denoise", args.quiet)
     with engine.dask_client(**_client_kwargs(args)) as client:
-        r = denoise.denoise(args.store, args.model, spec, client=client, workers=_client_kwargs(args)["workers"],
+        r = denoise.denoise(args.store, args.model, spec, client=client, workers=len(client.scheduler_info()["workers"]),
                             overwrite=args.overwrite, progress=update)
     close()
     if r["already_complete"]:
@@ -364,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "ramps (seam-free with a halo smaller than the receptive radius)")
     n.add_argument("--batch-size", type=int, default=2, help="tiles per model call (default 2; raise it on GPUs)")
     n.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+    n.add_argument("--gpu", action="store_true", help="start one local worker per GPU (dask-cuda's LocalCUDACluster, from "
+                   "the gpu extra) instead of CPU workers; model tasks then run one per GPU")
     n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
     n.add_argument("--quiet", action="store_true", help="no progress bar")
     _client_args(n)

@@ -53,6 +53,7 @@ class ModelPlugin(WorkerPlugin):
         self._lock = threading.Lock()  # made on the worker: locks do not travel
         if self.device == "cpu":
             os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # share a GPU's memory, not grab it all
         # workers sharing a machine share its cores: each model gets its part, not all of them
         host = _host(worker.address) if worker is not None else ""
         self.threads = max(1, (os.cpu_count() or 1) // self.per_host.get(host, 1))
@@ -157,10 +158,13 @@ def denoise(
     n_workers = workers or engine.default_workers()
     with engine.maybe_client(client, workers=n_workers) as c:
         per_host: dict[str, int] = {}
-        for addr in c.scheduler_info()["workers"]:
+        workers_info = c.scheduler_info()["workers"]
+        for addr in workers_info:
             per_host[_host(addr)] = per_host.get(_host(addr), 0) + 1
+        # workers started with `--resources GPU=1` take model tasks one per GPU; others stay for I/O
+        gpu = {"GPU": 1} if any(w.get("resources", {}).get("GPU") for w in workers_info.values()) else None
         c.register_plugin(ModelPlugin(model_path, spec.device, per_host), name=PLUGIN)
-        info = c.submit(model_info, pure=False).result()
+        info = c.submit(model_info, pure=False, resources=gpu).result()
         halo = info["radius"] if spec.halo is None else spec.halo
         p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)
         params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, plan=p.digest())))  # as stored
@@ -172,7 +176,8 @@ def denoise(
         todo = [i for i in range(len(p.tasks)) if not done[i]]
         plan_dict = p.to_dict()
         spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
-        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo], progress)
+        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo], progress,
+                                 resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
     flags = zarr.open_array(store=path, path=spec.output + "_done", mode="r")[:]

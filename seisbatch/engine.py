@@ -25,8 +25,11 @@ def dask_client(
     workers: int | None = None,
     threads_per_worker: int = 1,
     processes: bool = True,
+    gpu: bool = False,
 ) -> Iterator[Client]:
-    """A client for ``scheduler`` (address or scheduler-file path), or an embedded LocalCluster."""
+    """A client for ``scheduler`` (address or scheduler-file path), or an embedded LocalCluster;
+    with ``gpu``, dask-cuda's LocalCUDACluster: one worker per local GPU, each seeing only its own
+    device and advertising the resource GPU=1."""
     if scheduler:
         if os.path.isfile(scheduler):
             client = Client(scheduler_file=scheduler)
@@ -36,6 +39,15 @@ def dask_client(
             yield client
         finally:
             client.close()
+        return
+    if gpu:
+        cluster = _cuda_cluster()
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
         return
     cluster = LocalCluster(
         n_workers=workers or default_workers(),
@@ -68,13 +80,15 @@ def run_tasks(
     args: Sequence[tuple],
     progress: Progress | None = None,
     retries: int = 2,
+    resources: dict[str, float] | None = None,
 ) -> list[Any]:
     """Run ``fn(*a)`` for every ``a`` on the cluster; results in input order.
 
-    The first task error is raised as it is (so a SeisbatchError from a worker reaches the user
+    ``resources`` (e.g. {"GPU": 1}) sends each task only to workers that advertise them, one task
+    per unit. The first task error is raised as it is (so a SeisbatchError from a worker reaches the user
     with its message) after the remaining tasks are cancelled.
     """
-    futures = [client.submit(fn, *a, pure=False, retries=retries) for a in args]
+    futures = [client.submit(fn, *a, pure=False, retries=retries, resources=resources) for a in args]
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     done = 0
@@ -90,3 +104,27 @@ def run_tasks(
         client.cancel(futures)
         raise
     return results
+
+
+def local_gpus() -> int:
+    """GPUs visible on this machine (nvidia-smi), 0 when there is none or no driver."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return 0
+    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
+
+def _cuda_cluster():
+    from .errors import SeisbatchError
+
+    n = local_gpus()
+    if n == 0:
+        raise SeisbatchError("--gpu", "no NVIDIA GPU found on this machine (nvidia-smi lists none)")
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        raise SeisbatchError("--gpu", f"{n} GPU(s) found but dask-cuda is not installed: pip install 'seisbatch[gpu]'") from None
+    return LocalCUDACluster(resources={"GPU": 1}, dashboard_address=":0", silence_logs=logging.CRITICAL)
