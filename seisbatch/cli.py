@@ -207,6 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, shuffle=not args.no_shuffle,
         seed=args.seed, depth=args.depth, filters=args.filters, n_test=args.test_count,
         steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision, recalibrate_bn=args.recalibrate_bn,
+        init=args.init,
     )
     r = training.train(args.data, args.out, spec, resume=args.resume, overwrite=args.overwrite,
                        verbose=0 if args.quiet else "auto")
@@ -430,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--recalibrate-bn", type=int, default=0, metavar="BATCHES",
                    help="after training, re-estimate BatchNorm statistics over this many batches instead of keeping "
                         "the last batch's (momentum 0.0, the paper's choice); metrics are reported before and after")
+    t.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights with a fresh optimizer "
+                   "(fine-tuning, e.g. at a lower --learning-rate) instead of random weights")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     t.add_argument("--overwrite", action="store_true", help="discard an existing model and checkpoint and start again")
     t.add_argument("--quiet", action="store_true", help="no progress display")

@@ -40,6 +40,7 @@ class TrainSpec:
     steps_per_epoch: int | None = None  # default: every training patch once per epoch
     mixed_precision: bool = False
     recalibrate_bn: int = 0  # batches to re-estimate BatchNorm statistics over after training
+    init: str | None = None  # start from this model's weights (fine-tuning) instead of random ones
 
 
 def open_dataset(path: str) -> tuple[h5py.File, int, int]:
@@ -161,6 +162,9 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
     if not 0 <= n_test < n:
         raise SeisbatchError(data, f"{n} patches cannot hold out {n_test} for testing")
     params = dict(asdict(spec), n_test=n_test, data=os.path.abspath(data), backend=keras.backend.backend())
+    if spec.init:
+        params["init"] = os.path.abspath(spec.init)
+        params["init_digest"] = dncnn.digest(dncnn.load(spec.init))
     resumable = {k: v for k, v in params.items() if k not in ("epochs", "recalibrate_bn", "backend")}
     initial_epoch, spent = 0, 0.0
     if resume:
@@ -184,6 +188,11 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
                 os.remove(p)
         keras.utils.set_random_seed(spec.seed)
         model = dncnn.build_dncnn(spec.depth, spec.filters, "mixed_float16" if spec.mixed_precision else None)
+        if spec.init:
+            start = dncnn.load(spec.init)
+            if dncnn.architecture(start) != dncnn.architecture(model):
+                raise SeisbatchError(spec.init, f"--init model is {dncnn.architecture(start)}, not depth {spec.depth} x {spec.filters} filters")
+            model.set_weights(start.get_weights())
         _compile(model, spec)
 
     batches = PatchBatches(data, n - n_test, spec.batch_size, spec.shuffle, spec.seed, spec.steps_per_epoch)

@@ -143,3 +143,21 @@ def test_train_runs_under_the_jax_backend(tmp_path, data):
     metrics = json.load(open(training.artifacts(str(out))["metrics"]))
     assert metrics["params"]["backend"] == "jax" and len(_history(str(out))) == 2
     assert dncnn.digest(dncnn.load(out)) == metrics["digest"]  # the JAX-trained file loads under TensorFlow
+
+
+def test_init_starts_from_a_models_weights(tmp_path, data):
+    first = str(tmp_path / "a.keras")
+    training.train(data, first, training.TrainSpec(epochs=1, steps_per_epoch=2, **SMALL), verbose=0)
+    tuned = str(tmp_path / "b.keras")
+    spec = training.TrainSpec(epochs=1, steps_per_epoch=1, learning_rate=1e-9, init=first, **SMALL)
+    r = training.train(data, tuned, spec, verbose=0)
+    import keras
+
+    def trainable(path):
+        return [keras.ops.convert_to_numpy(w) for w in dncnn.load(path).trainable_weights]
+
+    for a, b in zip(trainable(first), trainable(tuned)):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # a vanishing step: the weights are the ones given
+    assert r["params"]["init_digest"] == dncnn.digest(dncnn.load(first))
+    with pytest.raises(SeisbatchError, match="--init model is"):
+        training.train(data, str(tmp_path / "c.keras"), training.TrainSpec(epochs=1, init=first, depth=6, filters=16), verbose=0)
