@@ -132,3 +132,16 @@ def test_mixed_precision_model_keeps_float32_output_close_to_float32(paper_model
     assert y16.dtype == np.float32
     err = np.abs(y16 - y32).max() / np.abs(y32).max()
     assert 0 < err < 0.05
+
+
+def test_shipped_model_is_the_one_its_card_describes():
+    import pathlib
+    import re
+
+    path = pathlib.Path(dncnn.default_model_path())
+    card = (path.parent / "MODEL_CARD.md").read_text()
+    m = dncnn.load()  # the default: the shipped model
+    assert dncnn.architecture(m) == {"depth": 17, "filters": 64} and m.count_params() == 558_016
+    digest = re.search(r"\*\*Digest\*\*.*`([0-9a-f]{64})`", card).group(1)
+    assert dncnn.digest(m) == digest
+    assert json.loads((path.parent / "dncnn-synthetic.metrics.json").read_text())["held_out"]["patches"] == 1000
