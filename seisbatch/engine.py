@@ -42,20 +42,14 @@ def dask_client(
         return
     if gpu:
         cluster = _cuda_cluster()
-        client = Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
-            cluster.close()
-        return
-    cluster = LocalCluster(
-        n_workers=workers or default_workers(),
-        threads_per_worker=threads_per_worker,
-        processes=processes,
-        dashboard_address=":0",  # a free port: never collide with another cluster
-        silence_logs=logging.CRITICAL,
-    )
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=threads_per_worker,
+            processes=processes,
+            dashboard_address=":0",  # a free port: never collide with another cluster
+            silence_logs=logging.CRITICAL,
+        )
     client = Client(cluster)
     try:
         yield client
