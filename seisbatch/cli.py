@@ -38,10 +38,11 @@ def _progress(desc: str, quiet: bool) -> tuple[Callable[[int, int], None] | None
 def _client_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster")
     g.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the embedded local cluster (default: one per CPU core, at most 8)")
+                   help="worker processes of the embedded local cluster (default: setting seisbatch.workers, else one "
+                        "per CPU core, at most 8)")
     g.add_argument("--scheduler", default=None,
                    help="address (tcp://host:port) or scheduler-file of an existing Dask cluster to use "
-                        "instead of starting a local one")
+                        "instead of starting a local one (default: setting seisbatch.scheduler, unset)")
 
 
 def _client_kwargs(args: argparse.Namespace) -> dict:
@@ -241,12 +242,14 @@ def _pair(text: str) -> tuple[int, int]:
 def cmd_denoise(args: argparse.Namespace) -> int:
     from . import denoise, engine
 
-    try:
-        tile = _pair(args.tile)
-    except ValueError:
-        raise SeisbatchError(args.store, f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
-    spec = denoise.DenoiseSpec(output=args.output, direction=args.direction, tile=tile, halo=args.halo,
-                               blend=args.blend, batch_size=args.batch_size, device=args.device)
+    given = {k: getattr(args, k) for k in ("output", "direction", "halo", "blend", "batch_size", "device", "precision")
+             if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
+    if args.tile is not None:
+        try:
+            given["tile"] = _pair(args.tile)
+        except ValueError:
+            raise SeisbatchError(args.store, f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
+    spec = denoise.DenoiseSpec(**given)
     update, close = _progress("denoise", args.quiet)
     with engine.dask_client(**_client_kwargs(args)) as client:
         r = denoise.denoise(args.store, args.model, spec, client=client, workers=len(client.scheduler_info()["workers"]),
@@ -263,10 +266,25 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from . import config
+
+    if args.json:
+        print(json.dumps(config.effective(), indent=2))
+        return 0
+    print(f"# seisbatch settings in effect (defaults: {config.defaults_file()})")
+    print("# override in YAML files under: " + ", ".join(config.search_paths()))
+    print("# or with variables like DASK_SEISBATCH__DENOISE__BATCH_SIZE=16; command-line options win over both")
+    print(yaml.safe_dump({"seisbatch": config.effective()}, sort_keys=False), end="")
+    return 0
+
+
 def cmd_qc(args: argparse.Namespace) -> int:
     from . import qc
 
-    r = qc.qc(args.store, args.output, args.section, args.clean, args.png)
+    r = qc.qc(args.store, args.output, args.section, args.clean, args.png, args.precision_check or None)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -275,6 +293,11 @@ def cmd_qc(args: argparse.Namespace) -> int:
         print(f"  SNR against the clean reference: {r['snr_before_db']:.2f} dB -> {r['snr_after_db']:.2f} dB "
               f"(gain {r['snr_gain_db']:+.2f} dB)")
     print(f"  removed energy {100 * r['removed_energy']:.1f}% of the input; leakage (corr. removed vs denoised) {r['leakage']:+.3f}")
+    if "precision_check" in r:
+        pc = r["precision_check"]
+        win = " x ".join(f"{a}:{b}" for a, b in pc["window"])
+        print(f"  {pc['precision']} inference against float32 on {r['figure_section']} (window {win}): relative RMS error "
+              f"{pc['rel_rms_error']:.2e}, max |error| {pc['max_abs_error']:.3g}, SNR {pc['snr_vs_float32_db']:.1f} dB")
     print(f"  figure: {r['png']} ({r['figure_section']})")
     return 0
 
@@ -294,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input", help="SEG-Y file or HDF5 file")
     c.add_argument("output", help="new Zarr store (directory), e.g. survey.zarr")
     c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 otherwise)")
+    c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
+                   "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     s = c.add_argument_group("SEG-Y")
     s.add_argument("--inline-byte", type=int, default=189, help="trace header byte of the inline number (default 189)")
@@ -352,22 +376,27 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("denoise", help="denoise a store with the DnCNN on a Dask cluster",
                        description="Denoise the amplitude of a store in overlapping 2D tiles on Dask workers that each "
                                    "hold the model, and write the result as a new array in the same store (the input is "
-                                   "never written). An interrupted run continues where it stopped when started again.")
+                                   "never written). An interrupted run continues where it stopped when started again. "
+                                   "The defaults below are the shipped settings; `seisbatch config` shows the ones in "
+                                   "effect (Dask config files and DASK_SEISBATCH__DENOISE__* variables change them).")
     n.add_argument("store", help="seisbatch Zarr store (from `seisbatch convert`)")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
-    n.add_argument("--output", default="denoised", help="name of the output array in the store (default denoised)")
-    n.add_argument("--direction", default="inline", choices=["inline", "crossline"],
+    n.add_argument("--output", default=None, help="name of the output array in the store (default denoised)")
+    n.add_argument("--direction", default=None, choices=["inline", "crossline"],
                    help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
-    n.add_argument("--tile", default="512,1024", help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
+    n.add_argument("--tile", default=None, help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
                    help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
                         "crop blending exactly equal to whole-section inference)")
-    n.add_argument("--blend", default="crop", choices=["crop", "taper"],
-                   help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with linear "
-                        "ramps (seam-free with a halo smaller than the receptive radius)")
-    n.add_argument("--batch-size", type=int, default=2, help="tiles per model call (default 2; raise it on GPUs)")
-    n.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+    n.add_argument("--blend", default=None, choices=["crop", "taper"],
+                   help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with raised-cosine "
+                        "ramps (seam-free with a halo smaller than the receptive radius). Default crop")
+    n.add_argument("--batch-size", type=int, default=None, help="tiles per model call (default 2; raise it on GPUs)")
+    n.add_argument("--device", default=None, choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+    n.add_argument("--precision", default=None, choices=["float32", "bfloat16", "float16"],
+                   help="compute precision of the model (default float32). Half precision roughly doubles GPU "
+                        "throughput; weights stay float32 and `seisbatch qc` reports the error against float32")
     n.add_argument("--gpu", action="store_true", help="start one local worker per GPU (dask-cuda's LocalCUDACluster, from "
                    "the gpu extra) instead of CPU workers; model tasks then run one per GPU")
     n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
@@ -387,7 +416,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--clean", default=None, metavar="STORE", help="store of the noise-free survey, for SNR")
     q.add_argument("--png", default=None, help="figure path (default: beside the store, STORE.qc-OUTPUT.png)")
     q.add_argument("--json", action="store_true", help="machine-readable metrics, per section")
+    q.add_argument("--precision-check", action="store_true",
+                   help="measure the output's error against float32 inference with the same model on one tile of the "
+                        "figure's section (done anyway for outputs computed in bfloat16 or float16)")
     q.set_defaults(func=cmd_qc)
+
+    g = sub.add_parser("config", help="show the settings in effect and where they come from",
+                       description="Print every seisbatch setting in effect. Settings live in Dask's config system under "
+                                   "the key `seisbatch`: the shipped defaults, then YAML files in the Dask config "
+                                   "directories (~/.config/dask, $DASK_CONFIG), then environment variables such as "
+                                   "DASK_SEISBATCH__RETRIES=5 or DASK_SEISBATCH__DENOISE__TILE='[256, 512]'. "
+                                   "Command-line options override all of them.")
+    g.add_argument("--json", action="store_true", help="machine-readable output")
+    g.set_defaults(func=cmd_config)
 
     m = sub.add_parser("make-dataset", help="write noisy/clean training patches (the paper's HDF5 layout)",
                        description="Write OUT.h5 with /X (noisy) and /Y (clean) patches, float32 (N, 64, 64, 1), "

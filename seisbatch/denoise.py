@@ -14,30 +14,48 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import zarr
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import engine, stats, store, tiling
+from . import config, devices, engine, stats, store, tiling
 from .errors import SeisbatchError
 
 PLUGIN = "seisbatch-model"
 
 
+def _setting(key: str, convert=lambda v: v):
+    """A dataclass default read from the settings (seisbatch.denoise.KEY) when a spec is made."""
+    return field(default_factory=lambda: convert(config.get(f"denoise.{key}")))
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(int(x) for x in v)  # type: ignore[return-value]
+
+
+def _opt_int(v) -> int | None:
+    return None if v is None else int(v)
+
+
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
 @dataclass(frozen=True)
 class DenoiseSpec:
-    """Everything that determines the output; a rerun must match it to resume."""
+    """Everything that determines the output; a rerun must match it to resume. Defaults come from
+    the settings (``seisbatch.yaml``, Dask config files, DASK_SEISBATCH__DENOISE__* variables)."""
 
-    output: str = "denoised"
-    direction: str = "inline"
-    tile: tuple[int, int] = (512, 1024)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
-    halo: int | None = None  # default: the model's receptive radius (exact crop blending)
-    blend: str = "crop"
-    batch_size: int = 2
-    device: str = "auto"  # auto | cpu | gpu
+    output: str = _setting("output", str)
+    direction: str = _setting("direction", str)
+    tile: tuple[int, int] = _setting("tile", _pair)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
+    halo: int | None = _setting("halo", _opt_int)  # None: the model's receptive radius (exact crop blending)
+    blend: str = _setting("blend", str)
+    batch_size: int = _setting("batch-size", int)
+    device: str = _setting("device", str)  # auto | cpu | gpu
+    precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
 
 
 class ModelPlugin(WorkerPlugin):
@@ -45,15 +63,17 @@ class ModelPlugin(WorkerPlugin):
     digest the client planned with and the worker checks it, so every block of an output comes
     from the same weights even if the file is replaced during the run."""
 
-    def __init__(self, path: str, device: str = "auto", workers_per_host: dict[str, int] | None = None):
-        self.path, self.device, self.per_host = path, device, workers_per_host or {}
+    def __init__(self, path: str, device: str = "auto", workers_per_host: dict[str, int] | None = None,
+                 precision: str = "float32"):
+        self.path, self.device, self.per_host, self.precision = path, device, workers_per_host or {}, precision
 
     def setup(self, worker=None) -> None:
         self._model = None
         self._lock = threading.Lock()  # made on the worker: locks do not travel
         if self.device == "cpu":
-            os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # share a GPU's memory, not grab it all
+            devices.hide_gpus()
+        else:
+            devices.pin_own_gpu()  # before any backend initialises CUDA in this process
         # workers sharing a machine share its cores: each model gets its part, not all of them
         host = _host(worker.address) if worker is not None else ""
         self.threads = max(1, (os.cpu_count() or 1) // self.per_host.get(host, 1))
@@ -64,19 +84,12 @@ class ModelPlugin(WorkerPlugin):
         """The worker's model; with ``digest``, refuse weights other than those planned with."""
         with self._lock:
             if self._model is None:
-                import keras
-
                 from . import model as dncnn
 
-                if keras.backend.backend() == "tensorflow":
-                    import tensorflow as tf
-
-                    try:
-                        tf.config.threading.set_intra_op_parallelism_threads(self.threads)
-                    except RuntimeError:  # TensorFlow already running in this worker: keep its setting
-                        pass
+                devices.configure_backend(self.threads)
                 m = dncnn.load(self.path)
-                self._model, self._digest = m, dncnn.digest(m)
+                self._digest = dncnn.digest(m)
+                self._model = dncnn.with_precision(m, self.precision)
             if digest is not None and digest != self._digest:
                 raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
             return self._model
@@ -150,8 +163,10 @@ def denoise(
     if spec.output in ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
                        "inline", "crossline", "trace", "cdp_x", "cdp_y") or spec.output.endswith("_done"):
         raise SeisbatchError(path, f"output name {spec.output!r} is reserved (the input is never written)")
-    if spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline") or spec.device not in ("auto", "cpu", "gpu"):
-        raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, device {spec.device!r}")
+    if (spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline")
+            or spec.device not in ("auto", "cpu", "gpu") or spec.precision not in PRECISIONS):
+        raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, "
+                                   f"device {spec.device!r}, precision {spec.precision!r}")
     meta = store.meta(root)
     scale = stats.scale_factor(meta.get("stats") or {})
     amp = root["amplitude"]
@@ -163,7 +178,7 @@ def denoise(
             per_host[_host(addr)] = per_host.get(_host(addr), 0) + 1
         # workers started with `--resources GPU=1` take model tasks one per GPU; others stay for I/O
         gpu = {"GPU": 1} if any(w.get("resources", {}).get("GPU") for w in workers_info.values()) else None
-        c.register_plugin(ModelPlugin(model_path, spec.device, per_host), name=PLUGIN)
+        c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
         info = c.submit(model_info, pure=False, resources=gpu).result()
         halo = info["radius"] if spec.halo is None else spec.halo
         p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)

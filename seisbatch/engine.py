@@ -12,11 +12,14 @@ from typing import Any
 
 from distributed import Client, LocalCluster, as_completed
 
+from . import config
+
 Progress = Callable[[int, int], None]
 
 
 def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Setting ``seisbatch.workers``, else one per core (at most 8)."""
+    return int(config.get("workers") or max(1, min(os.cpu_count() or 1, 8)))
 
 
 @contextmanager
@@ -29,7 +32,9 @@ def dask_client(
 ) -> Iterator[Client]:
     """A client for ``scheduler`` (address or scheduler-file path), or an embedded LocalCluster;
     with ``gpu``, dask-cuda's LocalCUDACluster: one worker per local GPU, each seeing only its own
-    device and advertising the resource GPU=1."""
+    device and advertising the resource GPU=1. Without ``scheduler``, the setting
+    ``seisbatch.scheduler`` is used when set."""
+    scheduler = scheduler or config.get("scheduler")
     if scheduler:
         if os.path.isfile(scheduler):
             client = Client(scheduler_file=scheduler)
@@ -73,15 +78,17 @@ def run_tasks(
     fn: Callable[..., Any],
     args: Sequence[tuple],
     progress: Progress | None = None,
-    retries: int = 2,
+    retries: int | None = None,
     resources: dict[str, float] | None = None,
 ) -> list[Any]:
     """Run ``fn(*a)`` for every ``a`` on the cluster; results in input order.
 
     ``resources`` (e.g. {"GPU": 1}) sends each task only to workers that advertise them, one task
-    per unit. The first task error is raised as it is (so a SeisbatchError from a worker reaches the user
+    per unit. A task whose worker dies or that raises is retried ``retries`` times (default: the
+    setting ``seisbatch.retries``), then the run fails. The first task error is raised as it is (so a SeisbatchError from a worker reaches the user
     with its message) after the remaining tasks are cancelled.
     """
+    retries = int(config.get("retries")) if retries is None else retries
     futures = [client.submit(fn, *a, pure=False, retries=retries, resources=resources) for a in args]
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)

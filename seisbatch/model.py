@@ -114,6 +114,20 @@ def save(model, path: str | os.PathLike, include_optimizer: bool = True) -> None
     os.replace(tmp, path)
 
 
+def with_precision(model, precision: str = "float32"):
+    """The same network and weights computing in ``precision`` ("bfloat16" or "float16"); the
+    weights stay float32 (Keras' mixed policies) and the residual ``input - noise`` is float32, so
+    only the noise estimate is rounded. Half precision is for GPUs, where it doubles the rate of
+    the convolutions; ``seisbatch qc`` reports its error against float32."""
+    if precision == "float32":
+        return model
+    if precision not in ("bfloat16", "float16"):
+        raise ValueError(f"precision must be float32, bfloat16 or float16, not {precision!r}")
+    half = build_dncnn(**architecture(model), dtype=f"mixed_{precision}")
+    half.set_weights(model.get_weights())
+    return half
+
+
 def predict(model, patches: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Denoise (n, h, w) or (n, h, w, 1) float32 arrays in fixed-size batches.
 

@@ -49,9 +49,47 @@ def parse_section(text: str | None, shape: tuple[int, ...], labels: dict[str, np
     return kind, int(where[0])
 
 
+def precision_check(root, output: str, axis: int | None, index: int) -> dict[str, Any]:
+    """The error of a stored output against float32 inference with the same model, on one window.
+
+    The window is one tile core (the run's tile size) at the middle of the section, read with the
+    model's receptive radius around it, so that float32 inference there equals whole-section
+    inference; with crop blending the difference is then the precision's error alone.
+    """
+    from . import model as dncnn
+
+    attrs = dict(root[output].attrs.get("seisbatch", {}))
+    params, model_path = attrs.get("params", {}), attrs.get("model_path", "")
+    m = dncnn.load(model_path)
+    if dncnn.digest(m) != attrs.get("model_digest"):
+        raise SeisbatchError(model_path, f"not the model that made {output!r} (digest differs): cannot measure its error")
+    scale = np.float32(params.get("scale", 1.0))
+    x, y = _take(root["amplitude"], axis, index), _take(root[output], axis, index)
+    live = np.asarray(_take(root["trace_mask"], axis, index) if axis is not None else root["trace_mask"][:], bool)
+    r = dncnn.receptive_radius(m)
+    core, read = [], []
+    for n, t in zip(x.shape, params.get("tile", x.shape)):
+        t = min(int(t), n)
+        a = (n - t) // 2
+        core.append(slice(a, a + t))
+        read.append(slice(max(0, a - r), min(n, a + t + r)))
+    ref = dncnn.predict(m, x[tuple(read)][None] * scale, 1)[0] / scale
+    ref = ref[tuple(slice(c.start - w.start, c.stop - w.start) for c, w in zip(core, read))]
+    ref[~live[core[0]]] = 0.0
+    err = y[tuple(core)] - ref
+    e2, r2 = float(np.vdot(err, err)), float(np.vdot(ref, ref))
+    return {"precision": params.get("precision", "float32"), "blend": params.get("blend"),
+            "window": [[c.start, c.stop] for c in core],
+            "rel_rms_error": float(np.sqrt(e2 / r2)) if r2 else 0.0, "max_abs_error": float(np.abs(err).max()),
+            "snr_vs_float32_db": float(10 * np.log10(r2 / e2)) if e2 else float("inf")}
+
+
 def qc(path: str, output: str = "denoised", section: str | None = None, clean: str | None = None,
-       png: str | None = None) -> dict[str, Any]:
-    """Metrics for every section along the figure's direction, and the figure; returns them."""
+       png: str | None = None, check_precision: bool | None = None) -> dict[str, Any]:
+    """Metrics for every section along the figure's direction, and the figure; returns them.
+
+    ``check_precision``: measure the output's error against float32 inference on the figure's
+    section (default: only for outputs computed in half precision)."""
     root = store.open_complete(path)
     if output not in root:
         raise SeisbatchError(path, f"no array {output!r} (run `seisbatch denoise` first)")
@@ -96,6 +134,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     if ref is not None:
         result.update(snr_before_db=total_in.snr_db, snr_after_db=total_out.snr_db,
                       snr_gain_db=total_out.snr_db - total_in.snr_db)
+    precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
+    if check_precision or (check_precision is None and precision != "float32"):
+        result["precision_check"] = precision_check(root, output, axis, index)
     png = png or os.path.splitext(os.path.abspath(path.rstrip("/")))[0] + f".qc-{output}.png"
     x, y = _take(amp, axis, index), _take(den, axis, index)
     panels = [("input", x), (output, y), ("removed noise", x - y)]

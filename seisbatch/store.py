@@ -26,7 +26,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from . import __version__
+from . import __version__, config
 from .errors import SeisbatchError
 
 FORMAT_VERSION = 1
@@ -44,9 +44,10 @@ def unb64(text: str) -> bytes:
 
 
 def default_chunks(dims: tuple[str, ...], n_samples: int) -> tuple[int, ...]:
-    """Chunks of ~2 MiB: (32, 32, 512) for 3D, (1024, 512) for trace-ordered data."""
-    sample = min(n_samples, 512)
-    return (32, 32, sample) if len(dims) == 2 else (1024, sample)
+    """Chunks of ~2 MiB by default: settings ``seisbatch.convert.chunks-3d`` (32, 32, 512) and
+    ``chunks-2d`` (1024, 512, for 2D lines and trace-ordered data); never more samples than a trace has."""
+    c = [int(v) for v in config.get("convert.chunks-3d" if len(dims) == 2 else "convert.chunks-2d")]
+    return tuple(c[:-1]) + (min(n_samples, c[-1]),)
 
 
 def prepare_output(path: str, overwrite: bool, inputs: tuple[str, ...] = ()) -> None:

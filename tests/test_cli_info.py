@@ -9,7 +9,7 @@ import pytest
 
 from seisbatch import cli, convert
 
-COMMANDS = ["convert", "export", "info", "synth", "demo", "make-dataset", "train", "evaluate", "denoise", "qc"]
+COMMANDS = ["convert", "export", "info", "synth", "demo", "make-dataset", "train", "evaluate", "denoise", "qc", "config"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
