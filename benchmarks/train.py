@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from seisbatch.model import flops_per_sample
+
 WORKER = r"""
 import json, os, sys, time
 import numpy as np
@@ -68,11 +70,6 @@ elif backend == "jax":
 print(json.dumps({"backend": backend, "train_patches_s": 32 / train_s, "predict_sps": predict_sps,
                   "compiled_sps": compiled_sps}))
 """
-
-
-def flops_per_sample(depth: int = 17, filters: int = 64) -> int:
-    """Multiply-adds x 2 of one output sample: 3x3 convolutions 1->F, (depth-2) x F->F, F->1."""
-    return 2 * 9 * (filters + (depth - 2) * filters * filters + filters)
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -177,7 +177,9 @@ def denoise(
         for addr in workers_info:
             per_host[_host(addr)] = per_host.get(_host(addr), 0) + 1
         # workers started with `--resources GPU=1` take model tasks one per GPU; others stay for I/O
-        gpu = {"GPU": 1} if any(w.get("resources", {}).get("GPU") for w in workers_info.values()) else None
+        # (a fraction of it each, setting denoise.tasks-per-gpu, so reading and writing overlap the model)
+        per_gpu = max(1, int(config.get("denoise.tasks-per-gpu")))
+        gpu = {"GPU": 1 / per_gpu} if any(w.get("resources", {}).get("GPU") for w in workers_info.values()) else None
         c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
         info = c.submit(model_info, pure=False, resources=gpu).result()
         halo = info["radius"] if spec.halo is None else spec.halo

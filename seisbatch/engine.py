@@ -128,4 +128,6 @@ def _cuda_cluster():
         from dask_cuda import LocalCUDACluster
     except ImportError:
         raise SeisbatchError("--gpu", f"{n} GPU(s) found but dask-cuda is not installed: pip install 'seisbatch[gpu]'") from None
-    return LocalCUDACluster(resources={"GPU": 1}, dashboard_address=":0", silence_logs=logging.CRITICAL)
+    threads = max(2, int(config.get("denoise.tasks-per-gpu")))  # model tasks share the GPU; I/O tasks use the rest
+    return LocalCUDACluster(resources={"GPU": 1}, threads_per_worker=threads, dashboard_address=":0",
+                            silence_logs=logging.CRITICAL)

@@ -51,6 +51,12 @@ def receptive_radius(model_or_depth) -> int:
     return model_or_depth if isinstance(model_or_depth, int) else architecture(model_or_depth)["depth"]
 
 
+def flops_per_sample(depth: int = DEPTH, filters: int = FILTERS) -> int:
+    """Floating-point operations (2 per multiply-add) of one output sample: 3x3 convolutions
+    1->F, (depth-2) x F->F, F->1. Benchmarks divide achieved rates by the matmul rate with it."""
+    return 2 * 9 * (filters + (depth - 2) * filters * filters + filters)
+
+
 def digest(model) -> str:
     """SHA-256 of the architecture and every weight's shape and float32 bytes, in layer order.
 

@@ -7,6 +7,7 @@ import importlib.util
 import pathlib
 import tomllib
 
+import dask.config
 import keras
 import pytest
 import yaml
@@ -97,8 +98,13 @@ def test_model_tasks_ask_for_the_gpu_resource_where_workers_advertise_it(tmp_pat
     with LocalCluster(n_workers=1, threads_per_worker=2, resources={"GPU": 1}, dashboard_address=":0") as lc, Client(lc) as c:
         convert.convert_segy(str(tmp_path / "s.sgy"), str(tmp_path / "s.zarr"), client=c)
         denoise.denoise(str(tmp_path / "s.zarr"), str(tmp_path / "m.keras"), client=c)
-    assert seen[-1] == {"GPU": 1} and seen[0] is None  # convert: I/O anywhere; denoise: one task per GPU
+    assert seen[-1] == {"GPU": 0.5} and seen[0] is None  # convert: I/O anywhere; denoise: two blocks per GPU
     assert zarr.open_group(str(tmp_path / "s.zarr"))["denoised"].attrs["seisbatch"]["complete"]
+    with dask.config.set({"seisbatch.denoise.tasks-per-gpu": 1}):
+        with LocalCluster(n_workers=1, threads_per_worker=2, resources={"GPU": 1}, dashboard_address=":0") as lc, \
+                Client(lc) as c:
+            denoise.denoise(str(tmp_path / "s.zarr"), str(tmp_path / "m.keras"), denoise.DenoiseSpec(output="one"), client=c)
+    assert seen[-1] == {"GPU": 1}  # one block at a time per GPU
 
 
 def test_gpu_option_without_a_gpu_is_a_clear_error(tmp_path, capsys, monkeypatch):
