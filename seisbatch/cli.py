@@ -510,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
     except SeisbatchError as exc:
         print(f"seisbatch: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, permission denied, read-only or vanished storage, often from a worker
+        where = exc.filename or getattr(args, "output", None) or getattr(args, "store", None) or ""
+        print(f"seisbatch: error: {where}: {exc.strerror or exc}. Nothing was marked complete; fix the cause and run "
+              f"the same command again to finish (finished blocks are kept)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("seisbatch: interrupted", file=sys.stderr)
         return 130

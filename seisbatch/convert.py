@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import engine, geometry, hdf5_source, segy_reader, stats, store
+from . import engine, geometry, hdf5_source, locking, segy_reader, stats, store
 from .errors import SeisbatchError
 from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows
 
@@ -52,11 +52,43 @@ def parse_chunks(text: str | None) -> tuple[int, ...] | None:
     return chunks
 
 
+def _source_id(src: str) -> dict:
+    st = os.stat(src)
+    return {"path": os.path.abspath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None) -> tuple[list[dict], str]:
+    """Run the blocks not yet logged done (all of them in a fresh store) and the file's sha256;
+    returns every block's statistics (earlier runs' included) and the digest."""
+    rows = store.read_block_log(dst)
+    todo = [a for a, r in zip(args, rows) if r is None]
+    digest = c.submit(file_digest, src, pure=False)
+    engine.run_tasks(c, task, todo, progress)
+    sha = digest.result()
+    rows = store.read_block_log(dst)
+    missing = sum(r is None for r in rows)
+    if missing:
+        raise SeisbatchError(dst, f"{missing} blocks were not written; run the same command again to finish")
+    return [stats.from_row(r) for r in rows], sha
+
+
+def _start_or_resume(src: str, dst: str, overwrite: bool, source: dict, options: dict, n_blocks: int) -> bool:
+    """True to resume an unfinished conversion of the same file and options at ``dst``; else
+    ``dst`` is made free for a new store (refused if it exists, unless overwriting)."""
+    old = None if overwrite else store.unfinished_conversion(dst, source, options)
+    if old is not None:
+        if store.BLOCK_LOG in old and old[store.BLOCK_LOG].shape[0] == n_blocks:
+            return True
+        overwrite = True  # stopped while its template was written: nothing finished to lose
+    store.prepare_output(dst, overwrite, inputs=(src,))
+    return False
+
+
 # ---------------------------------------------------------------- SEG-Y
 
 
-def segy_block_task(layout: dict, path: str, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool) -> dict:
-    """Worker: read the file traces of one grid block and write it into the store."""
+def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool) -> None:
+    """Worker: read the file traces of one grid block, write it into the store, then log it done."""
     lay = segy_reader.SegyLayout(**layout)
     live = g2f >= 0
     order = g2f[live]
@@ -95,7 +127,7 @@ def segy_block_task(layout: dict, path: str, block: tuple[slice, ...], g2f: np.n
             zarr.open_array(store=path, path="raw_trace", mode="r+")[block] = flags
     part = stats.block_stats(values)
     part["raw_traces"] = n_raw
-    return part
+    store.write_block_row(path, index, stats.to_row(part))
 
 
 def _trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
@@ -135,7 +167,6 @@ def convert_segy(
     wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
     fields = segy_reader.read_header_fields(layout, wanted)
     geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
-    store.prepare_output(dst, overwrite, inputs=(src,))
     text, binary, ext = segy_reader.read_file_header(layout)
     ns = layout.n_samples
     chunks = chunks or store.default_chunks(geom.dims, ns)
@@ -143,10 +174,13 @@ def convert_segy(
         raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
     keep_raw = layout.format not in EXACT_IN_FLOAT32
     dt_ms = layout.sample_interval_us / 1000.0
+    source = dict(_source_id(src), format="segy")
+    options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
+               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units}
     attrs = {
         "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
                      "inline_byte": inline_byte, "crossline_byte": crossline_byte},
-        "source": {"path": os.path.abspath(src), "size": layout.file_size, "format": "segy"},
+        "source": source,
         "segy": {
             **layout.to_dict(),
             "format_name": SAMPLE_FORMATS[layout.format][1],
@@ -156,30 +190,30 @@ def convert_segy(
         },
         "sample_interval": dt_ms,
         "sample_units": sample_units,
-        "convert_options": {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian},
+        "convert_options": options,
     }
-    store.create(
-        dst, dims=geom.dims, axes=geom.axes,
-        samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
-        chunks=chunks, attrs=attrs, with_headers=True,
-        with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
-        n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
-    )
-    store.write_trace_order(dst, geom.grid_index)
     g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
     g2f[geom.grid_index] = np.arange(layout.n_traces)
     g2f = g2f.reshape(geom.grid_shape)
     blocks = plan_blocks(geom.grid_shape, chunks[:-1])
-    with engine.maybe_client(client, workers=workers) as c:
-        digest = c.submit(file_digest, src, pure=False)
-        parts = engine.run_tasks(
-            c, segy_block_task, [(layout.to_dict(), dst, b, g2f[b], keep_raw) for b in blocks], progress
-        )
-        sha = digest.result()
-    survey = stats.merge(parts)
-    n_raw = sum(p["raw_traces"] for p in parts)
-    source = dict(attrs["source"], sha256=sha)
-    store.finish(dst, stats=survey, source=source, raw_traces=n_raw)
+    with locking.store_lock(dst):
+        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+            store.create(
+                dst, dims=geom.dims, axes=geom.axes,
+                samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
+                chunks=chunks, attrs=attrs, with_headers=True,
+                with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
+                n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
+            )
+            store.write_trace_order(dst, geom.grid_index)
+            store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
+        with engine.maybe_client(client, workers=workers) as c:
+            lay = layout.to_dict()
+            parts, sha = _run_blocks(c, src, dst, segy_block_task,
+                                     [(lay, dst, i, b, g2f[b], keep_raw) for i, b in enumerate(blocks)], progress)
+        survey = stats.merge(parts)
+        n_raw = sum(p["raw_traces"] for p in parts)
+        store.finish(dst, stats=survey, source=dict(source, sha256=sha), raw_traces=n_raw)
     return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
             "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}
 
@@ -187,7 +221,7 @@ def convert_segy(
 # ---------------------------------------------------------------- HDF5
 
 
-def hdf5_block_task(vol: dict, path: str, block: tuple[slice, ...]) -> dict:
+def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...]) -> None:
     """Worker: copy one grid block of an HDF5 volume into the store; all-zero traces are dead."""
     v = hdf5_source.Hdf5Volume(**vol)
     data = hdf5_source.read_block(v, block)
@@ -196,7 +230,7 @@ def hdf5_block_task(vol: dict, path: str, block: tuple[slice, ...]) -> dict:
     zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
     part = stats.block_stats(data[live])
     part["raw_traces"] = 0
-    return part
+    store.write_block_row(path, index, stats.to_row(part))
 
 
 def convert_hdf5(
@@ -216,33 +250,36 @@ def convert_hdf5(
     """Convert a 2D or 3D HDF5 dataset into a new store at ``dst``."""
     src, dst = os.fspath(src), os.fspath(dst)
     vol = hdf5_source.open_volume(src, dataset, axes)
-    store.prepare_output(dst, overwrite, inputs=(src,))
     shape = vol.store_shape
     dims = vol.dims
     chunks = chunks or store.default_chunks(dims, shape[-1])
     if len(chunks) != len(shape):
         raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
     axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
+    source = dict(_source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
+    options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units}
     attrs = {
         "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": []},
-        "source": {"path": os.path.abspath(src), "size": os.path.getsize(src), "format": "hdf5",
-                   "dataset": vol.dataset, "axes": list(vol.axes)},
+        "source": source,
         "sample_interval": sample_interval,
         "sample_units": sample_units,
-        "convert_options": {"chunks": list(chunks)},
+        "convert_options": options,
     }
-    store.create(
-        dst, dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]), sample_units=sample_units,
-        chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None, n_file_traces=int(np.prod(shape[:-1])),
-    )
-    store.write_trace_order(dst, np.arange(int(np.prod(shape[:-1])), dtype=np.int64))
     blocks = plan_blocks(shape[:-1], chunks[:-1])
     vol_dict = {"path": vol.path, "dataset": vol.dataset, "shape": vol.shape, "axes": vol.axes}
-    with engine.maybe_client(client, workers=workers) as c:
-        digest = c.submit(file_digest, src, pure=False)
-        parts = engine.run_tasks(c, hdf5_block_task, [(vol_dict, dst, b) for b in blocks], progress)
-        sha = digest.result()
-    survey = stats.merge(parts)
-    store.finish(dst, stats=survey, source=dict(attrs["source"], sha256=sha))
+    with locking.store_lock(dst):
+        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+            store.create(
+                dst, dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]),
+                sample_units=sample_units, chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None,
+                n_file_traces=int(np.prod(shape[:-1])),
+            )
+            store.write_trace_order(dst, np.arange(int(np.prod(shape[:-1])), dtype=np.int64))
+            store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
+        with engine.maybe_client(client, workers=workers) as c:
+            parts, sha = _run_blocks(c, src, dst, hdf5_block_task, [(vol_dict, dst, i, b) for i, b in enumerate(blocks)],
+                                     progress)
+        survey = stats.merge(parts)
+        store.finish(dst, stats=survey, source=dict(source, sha256=sha))
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),
             "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": []}

@@ -21,7 +21,7 @@ import numpy as np
 import zarr
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import config, devices, engine, stats, store, tiling
+from . import config, devices, engine, locking, stats, store, tiling
 from .errors import SeisbatchError
 
 PLUGIN = "seisbatch-model"
@@ -113,19 +113,32 @@ def model_info() -> dict:
 
 
 def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale: float, digest: str) -> int:
-    """One block: read with halo, scale, infer, unscale, zero dead traces, write, mark done."""
+    """One block: read with halo, scale, infer, unscale, zero dead traces, write, mark done.
+
+    Non-finite input samples (NaN, Inf) go into the model as 0, so that one bad sample cannot
+    spread over the model's receptive field, and are 0 in the output."""
     from . import model as dncnn
 
     p = tiling.Plan.from_dict(plan_dict)
     task = p.tasks[index]
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
     mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
-    block = np.asarray(amp[p.region(task, read=True)], dtype=np.float32) * np.float32(scale)
+    read = p.region(task, read=True)
+    block = np.asarray(amp[read], dtype=np.float32) * np.float32(scale)
+    bad = ~np.isfinite(block)
+    if bad.any():
+        block[bad] = 0.0
     model = get_worker().plugins[PLUGIN].model(digest)
     out = tiling.denoise_block(block, p, task, lambda b: dncnn.predict(model, b, spec["batch_size"]),
                                spec["blend"], spec["batch_size"])
     out /= np.float32(scale)
     region = p.region(task)
+    if bad.any():
+        inner = []  # the core's place inside the haloed block
+        for o, r, n in zip(region, read, amp.shape):
+            (o0, o1, _), (r0, _, _) = o.indices(n), r.indices(n)
+            inner.append(slice(o0 - r0, o1 - r0))
+        out[bad[tuple(inner)]] = 0.0
     live = np.asarray(mask[region[:-1]])
     out[~live] = 0.0
     zarr.open_array(store=store_path, path=spec["output"], mode="r+")[region] = out
@@ -169,6 +182,12 @@ def denoise(
                                    f"device {spec.device!r}, precision {spec.precision!r}")
     meta = store.meta(root)
     scale = stats.scale_factor(meta.get("stats") or {})
+    with locking.store_lock(path):  # one writer per store; released even if this process is killed
+        return _run(path, model_path, spec, root, scale, client, workers, overwrite, progress, t0)
+
+
+def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale: float, client: Client | None,
+         workers: int | None, overwrite: bool, progress: engine.Progress | None, t0: float) -> dict[str, Any]:
     amp = root["amplitude"]
     n_workers = workers or engine.default_workers()
     with engine.maybe_client(client, workers=n_workers) as c:

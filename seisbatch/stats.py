@@ -82,6 +82,28 @@ def _abs_percentile(hist: np.ndarray, zeros: int, q: float) -> float:
     return float(10 ** (_LOG_LO + (min(idx, _BINS - 1) + 0.5) * width))
 
 
+_SCALARS = ("count", "zeros", "nonfinite", "sum", "sumsq", "min", "max", "raw_traces")
+ROW_LENGTH = len(_SCALARS) + _BINS
+
+
+def to_row(part: dict) -> np.ndarray:
+    """A block's partial statistics as one float64 row (so a store can keep them for a resume)."""
+    row = np.empty(ROW_LENGTH)
+    row[: len(_SCALARS)] = [np.nan if part.get(k) is None else part.get(k, 0) for k in _SCALARS]
+    row[len(_SCALARS):] = part["hist"]
+    return row
+
+
+def from_row(row: np.ndarray) -> dict:
+    part: dict = {k: float(v) for k, v in zip(_SCALARS, row[: len(_SCALARS)])}
+    for k in ("count", "zeros", "nonfinite", "raw_traces"):
+        part[k] = int(part[k])
+    for k in ("min", "max"):
+        part[k] = None if np.isnan(part[k]) else part[k]
+    part["hist"] = row[len(_SCALARS):].astype(np.int64)
+    return part
+
+
 TARGET_P99 = 1.0  # |amplitude| percentile 99 after scaling: the scale the model is trained at
 
 

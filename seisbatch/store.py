@@ -163,7 +163,56 @@ def consolidate(path: str) -> None:
         zarr.consolidate_metadata(path)
 
 
+BLOCK_LOG = "_convert_blocks"  # exists only while a conversion is unfinished
+
+
+def create_block_log(path: str, n_blocks: int, row_length: int) -> None:
+    """One row per conversion block, written by the block's task after its data: column 0 is 1
+    when the block is done, the rest its partial statistics, so a resumed conversion needs only
+    the missing blocks and still gets survey statistics over all of them."""
+    zarr.open_group(path, mode="r+").create_array(
+        BLOCK_LOG, shape=(n_blocks, 1 + row_length), chunks=(1, 1 + row_length), dtype="float64", fill_value=0.0)
+
+
+def write_block_row(path: str, index: int, row: np.ndarray) -> None:
+    zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")[index] = np.concatenate([[1.0], row])
+
+
+def read_block_log(path: str) -> list[np.ndarray | None]:
+    """Each block's row, None where it is not done (or its row cannot be read back whole)."""
+    arr = zarr.open_array(store=path, path=BLOCK_LOG, mode="r")
+    rows: list[np.ndarray | None] = []
+    for i in range(arr.shape[0]):
+        try:
+            r = arr[i]
+        except Exception:  # a row torn by a killed process counts as not done
+            r = None
+        rows.append(r[1:] if r is not None and r[0] == 1.0 else None)
+    return rows
+
+
+def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group | None:
+    """The store at ``path`` when it is an unfinished conversion of the same file (path, size,
+    modification time) with the same options; else None."""
+    if not os.path.isdir(path):
+        return None
+    try:
+        root = zarr.open_group(path, mode="r")
+        m = meta(root)
+    except Exception:
+        return None
+    keys = ("path", "size", "mtime_ns")
+    old = m.get("source", {})
+    if (m.get("state") == "converting" and m.get("convert_options") == options
+            and all(old.get(k) == source.get(k) for k in keys)):
+        return root
+    return None
+
+
 def finish(path: str, **changes: Any) -> None:
     """Mark the store complete (last step of a conversion) and consolidate its metadata."""
+    root = zarr.open_group(path, mode="r+")
+    if BLOCK_LOG in root:
+        del root[BLOCK_LOG]
     update_meta(path, state="complete", **changes)
     consolidate(path)

@@ -122,10 +122,10 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
 
     real = convert.segy_block_task
 
-    def flaky(layout, path, block, *rest):
+    def flaky(layout, path, index, block, *rest):
         if block[0].start == 4:  # this block fails on every try, retries included
             raise OSError("disk went away")
-        return real(layout, path, block, *rest)
+        return real(layout, path, index, block, *rest)
 
     monkeypatch.setattr(convert, "segy_block_task", flaky)
     out = tmp_path / "half.zarr"
@@ -137,6 +137,28 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
         store.open_complete(str(out))
     with pytest.raises(SeisbatchError, match="incomplete"):
         export.export_segy(out, tmp_path / "x.sgy", client=None, workers=1)
+    # the same command again (the fault gone) converts only the missing blocks and equals a fresh run
+    log = tmp_path / "ran.txt"  # tasks are pickled by value: count in a file, not a list
+
+    def counting(layout, path, index, block, *rest):
+        with open(log, "a") as fh:
+            fh.write(f"{index}\n")
+        return real(layout, path, index, block, *rest)
+
+    missing = [i for i, r in enumerate(store.read_block_log(str(out))) if r is None]
+    monkeypatch.setattr(convert, "segy_block_task", counting)
+    with engine.dask_client(workers=1, processes=False) as c:
+        convert.convert_segy(good, out, client=c, chunks=(4, 4, 97))
+        assert sorted(int(v) for v in log.read_text().split()) == missing  # only the missing blocks
+        convert.convert_segy(good, tmp_path / "fresh.zarr", client=c, chunks=(4, 4, 97))
+    assert 0 < len(missing) < len(log.read_text().split()) - len(missing)
+    a, b = zarr.open_group(out, mode="r"), zarr.open_group(tmp_path / "fresh.zarr", mode="r")
+    for name in ("amplitude", "raw_headers", "trace_mask"):
+        np.testing.assert_array_equal(a[name][:], b[name][:])
+    assert a.attrs["seisbatch"]["stats"] == b.attrs["seisbatch"]["stats"]  # statistics over every block
+    assert store.BLOCK_LOG not in a  # the resume log goes with completion
+    export.export_segy(out, tmp_path / "x.sgy", client=None, workers=1)
+    assert open(tmp_path / "x.sgy", "rb").read() == open(good, "rb").read()
 
 
 def test_export_to_the_input_path_is_refused(good, tmp_path, client):
