@@ -47,8 +47,10 @@ def regular_axis(values: np.ndarray) -> np.ndarray:
     if len(uniq) < 2:
         return uniq
     step = reduce(math.gcd, np.diff(uniq).tolist())
-    full = np.arange(uniq[0], uniq[-1] + step, step, dtype=np.int64)
-    return full if len(full) <= 4 * len(uniq) + 16 else uniq
+    n_full = (int(uniq[-1]) - int(uniq[0])) // step + 1  # counted before it is made: a damaged header can span 2**32
+    if n_full > 4 * len(uniq) + 16:
+        return uniq
+    return np.arange(uniq[0], uniq[-1] + step, step, dtype=np.int64)
 
 
 def _duplicates_message(il: np.ndarray, xl: np.ndarray) -> str:
