@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Convert a SEG-Y file or an HDF5 dataset into a seisbatch Zarr store, in parallel. "
                                    "Every header is kept so `seisbatch export` writes the file back exactly.")
     c.add_argument("input", help="SEG-Y file or HDF5 file")
-    c.add_argument("output", help="new Zarr store (directory), e.g. survey.zarr")
+    c.add_argument("output", help="new Zarr store: a directory (survey.zarr) or an fsspec URL (s3://bucket/survey.zarr, "
+                   "with the s3 extra; credentials and endpoint from the usual AWS variables)")
     c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
                    "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")

@@ -17,7 +17,7 @@ from .segy_format import SAMPLE_FORMATS
 def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193) -> dict[str, Any]:
     """Describe whatever ``path`` is."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if store.is_url(path) or os.path.isdir(path):
         return describe_store(path)
     if not os.path.exists(path):
         raise SeisbatchError(path, "no such file or store")

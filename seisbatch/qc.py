@@ -137,7 +137,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
     if check_precision or (check_precision is None and precision != "float32"):
         result["precision_check"] = precision_check(root, output, axis, index)
-    png = png or os.path.splitext(os.path.abspath(path.rstrip("/")))[0] + f".qc-{output}.png"
+    # default: beside a local store; for a store at a URL, in the working directory
+    stem = os.path.abspath(os.path.basename(path.rstrip("/")) if store.is_url(path) else path.rstrip("/"))
+    png = png or os.path.splitext(stem)[0] + f".qc-{output}.png"
     x, y = _take(amp, axis, index), _take(den, axis, index)
     panels = [("input", x), (output, y), ("removed noise", x - y)]
     if ref is not None:

@@ -50,8 +50,36 @@ def default_chunks(dims: tuple[str, ...], n_samples: int) -> tuple[int, ...]:
     return tuple(c[:-1]) + (min(n_samples, c[-1]),)
 
 
+def is_url(path: str | os.PathLike) -> bool:
+    """An fsspec URL (s3://bucket/survey.zarr, gs://..., memory://...) rather than a local path."""
+    return "://" in os.fspath(path)
+
+
+def url_fs(url: str):
+    """(filesystem, path inside it) of an fsspec URL; credentials and endpoints come from the
+    usual places (environment variables such as AWS_ENDPOINT_URL, ~/.aws, fsspec config)."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def is_store(path: str) -> bool:
+    """Whether a Zarr group is at ``path`` (local directory or URL)."""
+    if is_url(path):
+        fs, p = url_fs(path)
+        return fs.exists(p.rstrip("/") + "/zarr.json")
+    return os.path.isdir(path)
+
+
 def prepare_output(path: str, overwrite: bool, inputs: tuple[str, ...] = ()) -> None:
     """Refuse to clobber an existing output unless asked; never remove an input."""
+    if is_url(path):
+        fs, p = url_fs(path)
+        if fs.exists(p):
+            if not overwrite:
+                raise SeisbatchError(path, "output exists (use --overwrite to replace it)")
+            fs.rm(p, recursive=True)
+        return
     real = os.path.realpath(path)
     if any(os.path.realpath(i) == real for i in inputs):
         raise SeisbatchError(path, "output is the same path as the input")
@@ -125,8 +153,8 @@ def write_trace_order(path: str, grid_index: np.ndarray) -> None:
 
 def open_root(path: str, mode: str = "r") -> zarr.Group:
     """Open a seisbatch store, with a clear error if it is not one."""
-    if not os.path.isdir(path):
-        raise SeisbatchError(path, "no such store (expected a directory made by `seisbatch convert`)")
+    if not is_store(path):
+        raise SeisbatchError(path, "no such store (expected a directory or URL made by `seisbatch convert`)")
     try:
         root = zarr.open_group(path, mode=mode)
     except Exception as exc:  # zarr raises several types for "not a group"
@@ -194,7 +222,7 @@ def read_block_log(path: str) -> list[np.ndarray | None]:
 def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group | None:
     """The store at ``path`` when it is an unfinished conversion of the same file (path, size,
     modification time) with the same options; else None."""
-    if not os.path.isdir(path):
+    if not is_store(path):
         return None
     try:
         root = zarr.open_group(path, mode="r")
