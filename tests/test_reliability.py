@@ -272,3 +272,18 @@ def test_read_only_output_is_a_clear_error_and_the_input_untouched(base, small_f
     subprocess.run(["mount", "-o", "remount,rw,size=64m", str(small_fs)], check=True)
     assert main(["convert", src, out, "--workers", "1", "--quiet", "--chunks", "1,40,160"]) == 0
     _same_store(out, str(base / "ref.zarr"))
+
+
+def test_a_torn_block_log_row_counts_as_not_done(tmp_path):
+    """A process killed while writing a row leaves a damaged chunk: that block is redone, the others kept."""
+    path = str(tmp_path / "log.zarr")
+    zarr.open_group(path, mode="w")
+    store.create_block_log(path, 4, 3)
+    for i in (0, 1, 3):
+        store.write_block_row(path, i, np.array([1.0, 2.0, float(i)]))
+    chunk = tmp_path / "log.zarr" / store.BLOCK_LOG / "c" / "1" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:5])  # torn
+    rows = store.read_block_log(path)
+    assert rows[1] is None and rows[2] is None
+    np.testing.assert_array_equal(rows[3], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(rows[0], [1.0, 2.0, 0.0])
