@@ -262,7 +262,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     print(f"denoised {args.store} -> array {r['output']!r}: {r['tasks']} blocks ({r['computed']} computed{resumed}), "
           f"{r['tiles']} tiles, {r['samples']:,} samples")
     print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {r['workers']} workers; "
-          f"model digest {r['model_digest'][:12]}, halo {r['halo']}")
+          f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
     return 0
 
 

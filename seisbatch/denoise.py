@@ -227,7 +227,8 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
     return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": len(p.tasks) - len(todo),
             "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
             "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
-            "workers": n_used, "model_digest": info["digest"], "halo": halo, "already_complete": False}
+            "workers": n_used, "model_digest": info["digest"], "halo": halo, "precision": spec.precision,
+            "already_complete": False}
 
 
 def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, overwrite: bool) -> np.ndarray | None:
