@@ -20,7 +20,6 @@ import shutil
 import sys
 import time
 
-import numpy as np
 import zarr
 
 sys.path.insert(0, os.path.dirname(__file__))

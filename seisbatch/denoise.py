@@ -126,19 +126,16 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     read = p.region(task, read=True)
     block = np.asarray(amp[read], dtype=np.float32) * np.float32(scale)
     bad = ~np.isfinite(block)
-    if bad.any():
+    has_bad = bool(bad.any())
+    if has_bad:
         block[bad] = 0.0
     model = get_worker().plugins[PLUGIN].model(digest)
     out = tiling.denoise_block(block, p, task, lambda b: dncnn.predict(model, b, spec["batch_size"]),
                                spec["blend"], spec["batch_size"])
     out /= np.float32(scale)
     region = p.region(task)
-    if bad.any():
-        inner = []  # the core's place inside the haloed block
-        for o, r, n in zip(region, read, amp.shape):
-            (o0, o1, _), (r0, _, _) = o.indices(n), r.indices(n)
-            inner.append(slice(o0 - r0, o1 - r0))
-        out[bad[tuple(inner)]] = 0.0
+    if has_bad:
+        out[bad[tiling.within(region, read, amp.shape)]] = 0.0
     live = np.asarray(mask[region[:-1]])
     out[~live] = 0.0
     zarr.open_array(store=store_path, path=spec["output"], mode="r+")[region] = out

@@ -10,7 +10,7 @@ Object stores have no flock. For a store at a URL the lock is a small lease obje
 (``.NAME.lock``) that its holder renews every ``LEASE_S / 3`` seconds from a thread; a run that
 finds a lease that has not expired is refused, and a crashed holder's lease expires after
 ``LEASE_S`` seconds. (Two runs started within the same second can both take a lease: object
-stores without conditional writes cannot exclude that; the tests cover the local flock.)
+stores without conditional writes cannot exclude that.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,15 +56,12 @@ def _lease(store_path: str, command: str | None) -> Iterator[str]:
     fs, path = store.url_fs(lock_path(store_path))
     try:
         old = json.loads(fs.cat_file(path).decode())
-    except FileNotFoundError:
+    except (OSError, ValueError):  # none, or unreadable: treat as expired
         old = None
-    except (OSError, ValueError):
-        old = None  # unreadable: treat as expired
     if old and float(old.get("expires", 0)) > time.time():
         raise SeisbatchError(store_path, f"in use by {_describe(old)}; wait for it to finish (its lease expires "
                                          f"{LEASE_S:.0f} s after that process stops renewing it)")
-    token = uuid.uuid4().hex
-    info = dict(_owner(command), token=token)
+    info = _owner(command)
 
     def write() -> None:
         fs.pipe_file(path, json.dumps(dict(info, expires=time.time() + LEASE_S)).encode())

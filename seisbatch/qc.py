@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import plots, store
+from . import plots, store, tiling
 from .errors import SeisbatchError
 from .metrics import SnrAccumulator
 
@@ -74,7 +74,7 @@ def precision_check(root, output: str, axis: int | None, index: int) -> dict[str
         core.append(slice(a, a + t))
         read.append(slice(max(0, a - r), min(n, a + t + r)))
     ref = dncnn.predict(m, x[tuple(read)][None] * scale, 1)[0] / scale
-    ref = ref[tuple(slice(c.start - w.start, c.stop - w.start) for c, w in zip(core, read))]
+    ref = ref[tiling.within(tuple(core), tuple(read), x.shape)]
     ref[~live[core[0]]] = 0.0
     err = y[tuple(core)] - ref
     e2, r2 = float(np.vdot(err, err)), float(np.vdot(ref, ref))

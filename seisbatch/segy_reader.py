@@ -242,7 +242,7 @@ def read_header_fields(layout: SegyLayout, bytes_: list[int], traces_per_map: in
     """Header fields of every trace by their standard byte positions, in one pass over the file's
     trace headers: strided views of memory maps of ``traces_per_map`` traces at a time (one page
     touched per trace; page faults map neighbouring pages too, so maps stay small to keep resident
-memory at a few tens of MB whatever the file size)."""
+    memory at a few tens of MB whatever the file size)."""
     bad = [b for b in bytes_ if b not in _FIELD_STARTS]
     if bad:
         raise SeisbatchError(layout.path, f"header bytes {bad} must each start a standard trace header field")

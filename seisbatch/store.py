@@ -210,18 +210,15 @@ def read_block_log(path: str) -> list[np.ndarray | None]:
     """Each block's row, None where it is not done (or its row cannot be read back whole)."""
     arr = zarr.open_array(store=path, path=BLOCK_LOG, mode="r")
     try:
-        whole = arr[:]  # one read of every chunk, the usual case
-        return [r[1:] if r[0] == 1.0 else None for r in whole]
+        rows = list(arr[:])  # one read of every chunk, the usual case
     except Exception:  # a row torn by a killed process: read row by row, the torn one counts as not done
-        pass
-    rows: list[np.ndarray | None] = []
-    for i in range(arr.shape[0]):
-        try:
-            r = arr[i]
-        except Exception:
-            r = None
-        rows.append(r[1:] if r is not None and r[0] == 1.0 else None)
-    return rows
+        rows = []
+        for i in range(arr.shape[0]):
+            try:
+                rows.append(arr[i])
+            except Exception:
+                rows.append(None)
+    return [r[1:] if r is not None and r[0] == 1.0 else None for r in rows]
 
 
 def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group | None:

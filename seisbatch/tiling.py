@@ -145,6 +145,16 @@ def plan(
     return p
 
 
+def within(inner: tuple[slice, ...], outer: tuple[slice, ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """Where the region ``inner`` lies inside the block read with ``outer`` (both indexes of an
+    array of ``shape``): e.g. a task's core inside its haloed read."""
+    out = []
+    for i, o, n in zip(inner, outer, shape):
+        (i0, i1, _), (o0, _, _) = i.indices(n), o.indices(n)
+        out.append(slice(i0 - o0, i1 - o0))
+    return tuple(out)
+
+
 def taper_weights(core: Range, window: Range, lo: int, hi: int, halo: int) -> np.ndarray:
     """1D overlap-add weights of a window: raised-cosine ramps across the 2*halo overlap with each
     neighbour (complementary, so neighbours sum to one; near zero at the window's edge, where the

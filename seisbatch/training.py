@@ -162,9 +162,10 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
     if not 0 <= n_test < n:
         raise SeisbatchError(data, f"{n} patches cannot hold out {n_test} for testing")
     params = dict(asdict(spec), n_test=n_test, data=os.path.abspath(data), backend=keras.backend.backend())
-    if spec.init:
+    start = dncnn.load(spec.init) if spec.init else None  # loaded once: for its digest and its weights
+    if start is not None:
         params["init"] = os.path.abspath(spec.init)
-        params["init_digest"] = dncnn.digest(dncnn.load(spec.init))
+        params["init_digest"] = dncnn.digest(start)
     resumable = {k: v for k, v in params.items() if k not in ("epochs", "recalibrate_bn", "backend")}
     initial_epoch, spent = 0, 0.0
     if resume:
@@ -188,8 +189,7 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
                 os.remove(p)
         keras.utils.set_random_seed(spec.seed)
         model = dncnn.build_dncnn(spec.depth, spec.filters, "mixed_float16" if spec.mixed_precision else None)
-        if spec.init:
-            start = dncnn.load(spec.init)
+        if start is not None:
             if dncnn.architecture(start) != dncnn.architecture(model):
                 raise SeisbatchError(spec.init, f"--init model is {dncnn.architecture(start)}, not depth {spec.depth} x {spec.filters} filters")
             model.set_weights(start.get_weights())

@@ -29,6 +29,17 @@ def sha256(path) -> str:
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
+def small_model(path, seed: int = 0, depth: int = 4, filters: int = 8) -> str:
+    """A seeded, untrained DnCNN saved at ``path``: fast, and reproducible for exactness tests."""
+    import keras
+
+    from seisbatch import model as dncnn
+
+    keras.utils.set_random_seed(seed)
+    dncnn.save(dncnn.build_dncnn(depth=depth, filters=filters), path)
+    return str(path)
+
+
 @pytest.fixture
 def small_spec() -> synthetic.SurveySpec:
     return synthetic.SurveySpec(n_inline=11, n_crossline=13, n_samples=97, seed=3)

@@ -8,14 +8,13 @@ import pathlib
 import tomllib
 
 import dask.config
-import keras
 import pytest
 import yaml
 import zarr
 from distributed import Client, LocalCluster
 
+from conftest import small_model
 from seisbatch import convert, denoise, engine, synthetic
-from seisbatch import model as dncnn
 
 CLUSTER = pathlib.Path(__file__).resolve().parents[1] / "cluster"
 
@@ -85,8 +84,7 @@ def test_gpu_image_installs_the_gpu_extra():
 
 def test_model_tasks_ask_for_the_gpu_resource_where_workers_advertise_it(tmp_path, monkeypatch):
     synthetic.write_segy(tmp_path / "s.sgy", synthetic.SurveySpec(n_inline=4, n_crossline=12, n_samples=30, seed=2))
-    keras.utils.set_random_seed(0)
-    dncnn.save(dncnn.build_dncnn(depth=3, filters=4), tmp_path / "m.keras")
+    small_model(tmp_path / "m.keras", seed=0, depth=3, filters=4)
     seen = []
     real = engine.run_tasks
 

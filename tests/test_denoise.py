@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import pathlib
 
-import keras
 import numpy as np
 import pytest
 import zarr
 
+from conftest import small_model
 from seisbatch import convert, denoise, stats, synthetic, tiling
 from seisbatch import model as dncnn
 from seisbatch.cli import main
@@ -20,10 +20,7 @@ DATA = pathlib.Path(__file__).parent / "data"
 
 
 def _tiny(path: pathlib.Path, seed: int) -> str:
-    keras.utils.set_random_seed(seed)
-    m = dncnn.build_dncnn(depth=5, filters=8)
-    dncnn.save(m, path)
-    return str(path)
+    return small_model(path, seed=seed, depth=5, filters=8)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,12 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 import zarr
 from distributed import Client
 
-from seisbatch import model as dncnn
+from conftest import small_model
 from seisbatch import synthetic
 from seisbatch.cli import main
 
@@ -53,8 +52,7 @@ def test_convert_and_denoise_through_a_dask_cli_cluster(tmp_path, dask_cli_clust
     sched_file, address = dask_cli_cluster
     sgy, store = tmp_path / "s.sgy", str(tmp_path / "s.zarr")
     synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=10, n_crossline=20, n_samples=50, seed=1), snr_db=5)
-    keras.utils.set_random_seed(0)
-    dncnn.save(dncnn.build_dncnn(depth=4, filters=8), tmp_path / "m.keras")
+    small_model(tmp_path / "m.keras", seed=0, depth=4, filters=8)
     assert main(["convert", str(sgy), store, "--chunks", "4,20,50", "--quiet", "--scheduler", sched_file]) == 0
     assert main(["denoise", store, "--model", str(tmp_path / "m.keras"), "--quiet", "--scheduler", address]) == 0
     out = capsys.readouterr().out

@@ -9,15 +9,13 @@ import os
 import socket
 import time
 
-import keras
 import numpy as np
 import pytest
 import zarr
 from distributed import Client, LocalCluster
 
-from conftest import sha256
+from conftest import sha256, small_model
 from seisbatch import convert, denoise, export, info, locking, qc, store, synthetic
-from seisbatch import model as dncnn
 from seisbatch.cli import main
 from seisbatch.errors import SeisbatchError
 
@@ -56,8 +54,7 @@ def test_convert_denoise_qc_export_through_s3(s3, tmp_path, monkeypatch, capsys)
     synthetic.write_segy(tmp_path / "s.sgy", spec, snr_db=5, missing=0.05)
     src = str(tmp_path / "s.sgy")
     before = sha256(src)
-    keras.utils.set_random_seed(0)
-    dncnn.save(dncnn.build_dncnn(depth=4, filters=8), tmp_path / "m.keras")
+    small_model(tmp_path / "m.keras", seed=0, depth=4, filters=8)
     url = "s3://seisbatch-test/survey.zarr"
     convert.convert_segy(src, url, client=client, chunks=(2, 20, 60))
     assert fs.exists("seisbatch-test/survey.zarr/amplitude/zarr.json")

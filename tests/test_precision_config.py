@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import zarr
 
+from conftest import small_model
 from seisbatch import config, convert, denoise, devices, engine, qc, store, synthetic
 from seisbatch import model as dncnn
 from seisbatch.cli import main
@@ -28,8 +29,7 @@ def noisy(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("prec")
     spec = synthetic.SurveySpec(n_inline=4, n_crossline=36, n_samples=90, seed=5)
     synthetic.write_segy(tmp / "n.sgy", spec, snr_db=5, missing=0.05)
-    keras.utils.set_random_seed(3)
-    dncnn.save(dncnn.build_dncnn(depth=5, filters=8), tmp / "m.keras")
+    small_model(tmp / "m.keras", seed=3, depth=5, filters=8)
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster) as c:
         convert.convert_segy(str(tmp / "n.sgy"), str(tmp / "n.zarr"), client=c, chunks=(2, 36, 90))
         denoise.denoise(str(tmp / "n.zarr"), str(tmp / "m.keras"), denoise.DenoiseSpec(tile=(20, 64)), client=c)

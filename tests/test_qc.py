@@ -3,13 +3,12 @@ info reports a denoised array's completeness block by block."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import zarr
 
+from conftest import small_model
 from seisbatch import convert, denoise, qc, synthetic
-from seisbatch import model as dncnn
 from seisbatch.cli import main
 from seisbatch.errors import SeisbatchError
 
@@ -22,8 +21,7 @@ def stores(tmp_path, client):
     noisy, clean = str(tmp_path / "n.zarr"), str(tmp_path / "c.zarr")
     convert.convert_segy(str(tmp_path / "n.sgy"), noisy, client=client, chunks=(2, 30, 60))
     convert.convert_segy(str(tmp_path / "c.sgy"), clean, client=client)
-    keras.utils.set_random_seed(0)
-    dncnn.save(dncnn.build_dncnn(depth=4, filters=8), tmp_path / "m.keras")
+    small_model(tmp_path / "m.keras", seed=0, depth=4, filters=8)
     return noisy, clean, str(tmp_path / "m.keras")
 
 

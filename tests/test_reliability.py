@@ -13,13 +13,12 @@ import sys
 import time
 
 import h5py
-import keras
 import numpy as np
 import pytest
 import zarr
 from distributed import Client, LocalCluster
 
-from conftest import sha256
+from conftest import sha256, small_model
 from seisbatch import convert, denoise, locking, store, synthetic
 from seisbatch import model as dncnn
 from seisbatch.cli import main
@@ -34,8 +33,7 @@ def base(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rel")
     spec = synthetic.SurveySpec(n_inline=24, n_crossline=40, n_samples=160, seed=11)
     synthetic.write_segy(tmp / "s.sgy", spec, snr_db=5, missing=0.03)
-    keras.utils.set_random_seed(2)
-    dncnn.save(dncnn.build_dncnn(depth=6, filters=16), tmp / "m.keras")
+    small_model(tmp / "m.keras", seed=2, depth=6, filters=16)
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as c:
         convert.convert_segy(str(tmp / "s.sgy"), str(tmp / "ref.zarr"), client=c, chunks=(1, 40, 160))
         denoise.denoise(str(tmp / "ref.zarr"), str(tmp / "m.keras"), denoise.DenoiseSpec(tile=(40, 160)), client=c)
@@ -211,8 +209,7 @@ def test_non_finite_samples_are_counted_and_do_not_spread(tmp_path, client):
     convert.convert_hdf5(str(tmp_path / "v.h5"), s, client=client)
     meta = store.meta(zarr.open_group(s, mode="r"))
     assert meta["stats"]["nonfinite"] == 3 and np.isfinite(meta["stats"]["rms"])  # statistics skip them
-    keras.utils.set_random_seed(0)
-    dncnn.save(dncnn.build_dncnn(depth=4, filters=8), tmp_path / "m.keras")
+    small_model(tmp_path / "m.keras")
     denoise.denoise(s, str(tmp_path / "m.keras"), client=client)
     out = zarr.open_group(s, mode="r")["denoised"][:]
     assert np.isfinite(out).all()
