@@ -68,12 +68,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 summary = convert.convert_hdf5(
                     args.input, args.output, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
                     sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
+                    checksum=args.checksum,
                 )
             else:
                 summary = convert.convert_segy(
                     args.input, args.output, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
                     geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
-                    overwrite=args.overwrite, progress=update,
+                    overwrite=args.overwrite, progress=update, checksum=args.checksum,
                 )
         finally:
             close()
@@ -320,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
                    "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")
+    c.add_argument("--checksum", action="store_true", default=None,
+                   help="also record the input file's sha256 in the store (reads the whole file once more, on one worker; "
+                   "default: setting seisbatch.convert.checksum, off). Path, size and modification time are always recorded")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     s = c.add_argument_group("SEG-Y")
     s.add_argument("--inline-byte", type=int, default=189, help="trace header byte of the inline number (default 189)")

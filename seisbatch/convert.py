@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import uuid
 from typing import Any
 
 import numpy as np
-import zarr
 from distributed import Client
 
-from . import engine, geometry, hdf5_source, locking, segy_reader, stats, store
+from . import config, engine, geometry, hdf5_source, locking, segy_reader, stats, store
 from .errors import SeisbatchError
 from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows
 
@@ -57,19 +57,28 @@ def _source_id(src: str) -> dict:
     return {"path": os.path.abspath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None) -> tuple[list[dict], str]:
-    """Run the blocks not yet logged done (all of them in a fresh store) and the file's sha256;
-    returns every block's statistics (earlier runs' included) and the digest."""
+def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None,
+                checksum: bool) -> tuple[list[dict], str | None]:
+    """Run the blocks not yet logged done (all of them in a fresh store) and, if asked, the file's
+    sha256; returns every block's statistics (earlier runs' included) and the digest (or None)."""
     rows = store.read_block_log(dst)
     todo = [a for a, r in zip(args, rows) if r is None]
-    digest = c.submit(file_digest, src, pure=False)
+    digest = c.submit(file_digest, src, pure=False) if checksum else None
     engine.run_tasks(c, task, todo, progress)
-    sha = digest.result()
+    sha = digest.result() if digest is not None else None
     rows = store.read_block_log(dst)
     missing = sum(r is None for r in rows)
     if missing:
         raise SeisbatchError(dst, f"{missing} blocks were not written; run the same command again to finish")
     return [stats.from_row(r) for r in rows], sha
+
+
+def _checksum(asked: bool | None) -> bool:
+    return bool(config.get("convert.checksum")) if asked is None else asked
+
+
+def _with_digest(source: dict, sha: str | None) -> dict:
+    return dict(source, sha256=sha) if sha else source
 
 
 def _start_or_resume(src: str, dst: str, overwrite: bool, source: dict, options: dict, n_blocks: int) -> bool:
@@ -87,7 +96,8 @@ def _start_or_resume(src: str, dst: str, overwrite: bool, source: dict, options:
 # ---------------------------------------------------------------- SEG-Y
 
 
-def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool) -> None:
+def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool,
+                    run: str) -> None:
     """Worker: read the file traces of one grid block, write it into the store, then log it done."""
     lay = segy_reader.SegyLayout(**layout)
     live = g2f >= 0
@@ -110,24 +120,24 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
         amp[live] = values
         hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
         hdr[live] = records["header"]
-    zarr.open_array(store=path, path="amplitude", mode="r+")[block] = amp
-    zarr.open_array(store=path, path="raw_headers", mode="r+")[block] = hdr
-    zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
+    store.writable(path, "amplitude", run)[block] = amp
+    store.writable(path, "raw_headers", run)[block] = hdr
+    store.writable(path, "trace_mask", run)[block] = live
     n_raw = 0
     if keep_raw:
         lossy = lossy_rows(records["samples"], values, lay.format, lay.endian)
         n_raw = int(lossy.sum())
         if n_raw:
-            raw = zarr.open_array(store=path, path="raw_samples", mode="r+")
+            raw = store.writable(path, "raw_samples", run)
             bits = np.zeros(amp.shape, dtype=raw.dtype)
             bits[live] = records["samples"].astype(raw.dtype)
             raw[block] = bits
             flags = np.zeros(grid, dtype=bool)
             flags[live] = lossy
-            zarr.open_array(store=path, path="raw_trace", mode="r+")[block] = flags
+            store.writable(path, "raw_trace", run)[block] = flags
     part = stats.block_stats(values)
     part["raw_traces"] = n_raw
-    store.write_block_row(path, index, stats.to_row(part))
+    store.writable(path, store.BLOCK_LOG, run)[index] = store.block_row(stats.to_row(part))
 
 
 def _trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
@@ -160,8 +170,10 @@ def convert_segy(
     overwrite: bool = False,
     progress: engine.Progress | None = None,
     workers: int | None = None,
+    checksum: bool | None = None,
 ) -> dict[str, Any]:
-    """Convert a SEG-Y file into a new store at ``dst``; returns a summary."""
+    """Convert a SEG-Y file into a new store at ``dst``; returns a summary. ``checksum`` (default:
+    setting ``seisbatch.convert.checksum``) also records the file's sha256."""
     src, dst = os.fspath(src), os.fspath(dst)
     layout = segy_reader.scan(src, endian)
     wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
@@ -208,12 +220,13 @@ def convert_segy(
             store.write_trace_order(dst, geom.grid_index)
             store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
         with engine.maybe_client(client, workers=workers) as c:
-            lay = layout.to_dict()
+            lay, run = layout.to_dict(), uuid.uuid4().hex
             parts, sha = _run_blocks(c, src, dst, segy_block_task,
-                                     [(lay, dst, i, b, g2f[b], keep_raw) for i, b in enumerate(blocks)], progress)
+                                     [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)], progress,
+                                     _checksum(checksum))
         survey = stats.merge(parts)
         n_raw = sum(p["raw_traces"] for p in parts)
-        store.finish(dst, stats=survey, source=dict(source, sha256=sha), raw_traces=n_raw)
+        store.finish(dst, stats=survey, source=_with_digest(source, sha), raw_traces=n_raw)
     return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
             "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}
 
@@ -221,16 +234,16 @@ def convert_segy(
 # ---------------------------------------------------------------- HDF5
 
 
-def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...]) -> None:
+def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], run: str) -> None:
     """Worker: copy one grid block of an HDF5 volume into the store; all-zero traces are dead."""
     v = hdf5_source.Hdf5Volume(**vol)
     data = hdf5_source.read_block(v, block)
     live = np.any(data != 0, axis=-1)
-    zarr.open_array(store=path, path="amplitude", mode="r+")[block] = data
-    zarr.open_array(store=path, path="trace_mask", mode="r+")[block] = live
+    store.writable(path, "amplitude", run)[block] = data
+    store.writable(path, "trace_mask", run)[block] = live
     part = stats.block_stats(data[live])
     part["raw_traces"] = 0
-    store.write_block_row(path, index, stats.to_row(part))
+    store.writable(path, store.BLOCK_LOG, run)[index] = store.block_row(stats.to_row(part))
 
 
 def convert_hdf5(
@@ -246,6 +259,7 @@ def convert_hdf5(
     overwrite: bool = False,
     progress: engine.Progress | None = None,
     workers: int | None = None,
+    checksum: bool | None = None,
 ) -> dict[str, Any]:
     """Convert a 2D or 3D HDF5 dataset into a new store at ``dst``."""
     src, dst = os.fspath(src), os.fspath(dst)
@@ -277,9 +291,10 @@ def convert_hdf5(
             store.write_trace_order(dst, np.arange(int(np.prod(shape[:-1])), dtype=np.int64))
             store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
         with engine.maybe_client(client, workers=workers) as c:
-            parts, sha = _run_blocks(c, src, dst, hdf5_block_task, [(vol_dict, dst, i, b) for i, b in enumerate(blocks)],
-                                     progress)
+            run = uuid.uuid4().hex
+            parts, sha = _run_blocks(c, src, dst, hdf5_block_task, [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
+                                     progress, _checksum(checksum))
         survey = stats.merge(parts)
-        store.finish(dst, stats=survey, source=dict(source, sha256=sha))
+        store.finish(dst, stats=survey, source=_with_digest(source, sha))
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),
             "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": []}

@@ -14,9 +14,10 @@ _LOG_LO, _LOG_HI, _BINS = -12.0, 12.0, 2400  # 0.01 decade bins over |a| in [1e-
 def block_stats(values: np.ndarray) -> dict:
     """Partial statistics of a block of live samples (any shape)."""
     v = values.ravel()
-    finite = np.isfinite(v)
-    n_nonfinite = int(v.size - finite.sum())
-    if n_nonfinite:
+    n_nonfinite = 0
+    if not np.isfinite(v).all():  # rare: one cheap pass decides, the mask is built only then
+        finite = np.isfinite(v)
+        n_nonfinite = int(v.size - finite.sum())
         v = v[finite]
     total = sumsq = 0.0
     for i in range(0, v.size, 1 << 18):  # float64 sums over cache-sized slices, no full-size copy

@@ -202,8 +202,29 @@ def create_block_log(path: str, n_blocks: int, row_length: int) -> None:
         BLOCK_LOG, shape=(n_blocks, 1 + row_length), chunks=(1, 1 + row_length), dtype="float64", fill_value=0.0)
 
 
+def block_row(row: np.ndarray) -> np.ndarray:
+    """A block log row: the done flag, then the block's statistics."""
+    return np.concatenate([[1.0], row])
+
+
 def write_block_row(path: str, index: int, row: np.ndarray) -> None:
-    zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")[index] = np.concatenate([[1.0], row])
+    zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")[index] = block_row(row)
+
+
+_WRITABLE: dict[tuple[str, str, str], zarr.Array] = {}
+
+
+def writable(path: str, name: str, run: str) -> zarr.Array:
+    """Array ``name`` of the store being written at ``path``, opened once per worker process and
+    run (``run`` is unique to one convert call, so a store replaced later is opened afresh): each
+    open reads and parses the array's metadata, ~1.5 ms, several times per block otherwise."""
+    key = (path, name, run)
+    arr = _WRITABLE.get(key)
+    if arr is None:
+        if len(_WRITABLE) >= 64:
+            _WRITABLE.clear()
+        arr = _WRITABLE[key] = zarr.open_array(store=path, path=name, mode="r+")
+    return arr
 
 
 def read_block_log(path: str) -> list[np.ndarray | None]:

@@ -2,6 +2,7 @@
 segyio's, headers kept, the store readable by xarray, and export byte-identical to the input."""
 
 import filecmp
+import os
 
 import numpy as np
 import pytest
@@ -96,6 +97,16 @@ def test_statistics_are_those_of_the_live_samples(data_dir, tmp_path, client):
     assert s["min"] == v.min() and s["max"] == v.max()
     assert s["abs_p99"] == pytest.approx(np.percentile(np.abs(v), 99), rel=0.03)
     assert store.meta(zarr.open_group(z, mode="r"))["stats"]["rms"] == s["rms"]
+
+
+def test_checksum_of_the_input_only_when_asked(data_dir, tmp_path, client):
+    src = data_dir / "segysak_f3-withdead.sgy"
+    convert.convert_segy(src, tmp_path / "plain.zarr", client=client)
+    convert.convert_segy(src, tmp_path / "sum.zarr", client=client, checksum=True)
+    plain = store.meta(zarr.open_group(tmp_path / "plain.zarr", mode="r"))["source"]
+    summed = store.meta(zarr.open_group(tmp_path / "sum.zarr", mode="r"))["source"]
+    assert "sha256" not in plain and plain["size"] == os.path.getsize(src)
+    assert summed["sha256"] == sha256(src)
 
 
 FORMATS = [1, 2, 3, 5, 6, 8, 9, 10, 11, 12, 16]
