@@ -7,7 +7,9 @@ MDIO's SEG-Y import (when the multidimio package is importable by the Python giv
 Every contender starts from the same state, page cache warm: the floor runs in a fresh Python
 process each time (timed from just before the read, imports excluded), seisbatch on a freshly
 started local cluster each time (cluster start excluded), MDIO as its own process (all included).
-Each of the floor and seisbatch runs --repeat times and its best run counts; every run is printed.
+Each of the floor and seisbatch runs --repeat times; the ratio of best runs and that of first runs
+are printed, and every run's time. (On a VM the first run in a while is slower: memory that has
+not been touched recently is slow to map again. That hits the floor's 490 MB array most.)
 Peak memory: the most resident memory of the contender's process tree above what it held before.
 
 MDIO may live in its own virtual environment: pass its python with --mdio-python or $MDIO_PYTHON
@@ -128,7 +130,9 @@ def main() -> None:
                          " ".join(f"{t:.2f}" for t in m["runs"])))
         sb = size / res["seisbatch"]["seconds"]
         fl = size / res["floor"]["seconds"]
-        line = f"format {fmt}: seisbatch {sb:.0f} MB/s = {sb / fl:.2f} x the segyio read floor ({fl:.0f} MB/s)"
+        first = res["floor"]["runs"][0] / res["seisbatch"]["runs"][0]
+        line = (f"format {fmt}: seisbatch {sb:.0f} MB/s = {sb / fl:.2f} x the segyio read floor ({fl:.0f} MB/s), best runs; "
+                f"first runs: {first:.2f} x")
         if "mdio" in res:
             md = size / res["mdio"]["seconds"]
             line += f", {sb / md:.2f} x MDIO ({md:.0f} MB/s)"

@@ -141,8 +141,10 @@ def create(
         arr[:] = axes[d]
     s = root.create_array("sample", shape=(n_samples,), dtype="float64", dimension_names=["sample"], attributes={"units": sample_units})
     s[:] = samples
+    side = round((1 << 20) ** (1 / len(grid)))  # ~1M cells per coordinate chunk: few small writes
     for name, values in (trace_coords or {}).items():
-        c = root.create_array(name, shape=values.shape, chunks=grid_chunks, dtype=values.dtype, dimension_names=list(dims))
+        chunks_c = tuple(min(n, max(c, side)) for n, c in zip(values.shape, grid_chunks))
+        c = root.create_array(name, shape=values.shape, chunks=chunks_c, dtype=values.dtype, dimension_names=list(dims))
         c[...] = values
     return root
 
