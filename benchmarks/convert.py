@@ -10,6 +10,8 @@ started local cluster each time (cluster start excluded), MDIO as its own proces
 Each of the floor and seisbatch runs --repeat times; the ratio of best runs and that of first runs
 are printed, and every run's time. (On a VM the first run in a while is slower: memory that has
 not been touched recently is slow to map again. That hits the floor's 490 MB array most.)
+A yardstick row, "zarr-write", times only the writing of the already decoded amplitudes into
+Zarr (seisbatch's chunks and codec, --workers processes): what no conversion into Zarr can avoid.
 Peak memory: the most resident memory of the contender's process tree above what it held before.
 
 MDIO may live in its own virtual environment: pass its python with --mdio-python or $MDIO_PYTHON
@@ -32,7 +34,7 @@ import segyio
 sys.path.insert(0, os.path.dirname(__file__))
 from _measure import measure  # noqa: E402
 
-from seisbatch import convert, engine, synthetic  # noqa: E402
+from seisbatch import convert, engine, store, synthetic  # noqa: E402
 
 MB = 1e6
 
@@ -62,9 +64,52 @@ def floor_in_this_process(path: str) -> None:
     print(json.dumps(m))
 
 
+_CUBE: np.ndarray | None = None  # the decoded volume, shared with forked writers
+
+
+def _write_blocks(out: str, blocks: list) -> None:
+    import zarr
+
+    arr = zarr.open_array(out, mode="r+")
+    for blk in blocks:
+        arr[blk] = _CUBE[blk]
+
+
+def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
+    """Not a contender, a yardstick: only the writing of the decoded amplitudes (read first, not
+    timed) into Zarr with seisbatch's chunks and codec, one chunk-aligned block per call, from
+    ``workers`` forked processes as the conversion uses worker processes; prints the measurement
+    as JSON (run in a child)."""
+    global _CUBE
+    import multiprocessing
+
+    import zarr
+
+    with segyio.open(path, ignore_geometry=True) as f:
+        data = f.trace.raw[:]
+    side = int(round(np.sqrt(data.shape[0])))
+    _CUBE = data.reshape(side, side, -1)
+    chunks = store.default_chunks(("inline", "crossline"), _CUBE.shape[-1])
+    blocks = convert.plan_blocks(_CUBE.shape[:2], chunks[:2])
+    shutil.rmtree(out, ignore_errors=True)
+    ctx = multiprocessing.get_context("fork")  # before zarr starts its event-loop thread here
+    with ctx.Pool(workers) as pool:
+        pool.apply(zarr.create_array, (out,), dict(shape=_CUBE.shape, chunks=chunks, dtype="float32",
+                                                   compressors=store.AMPLITUDE_CODEC))
+        with measure() as m:
+            pool.starmap(_write_blocks, [(out, blocks[i::workers]) for i in range(workers)])
+    print(json.dumps(m))
+
+
 def floor(path: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--floor-of", path], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def zarr_write(path: str, out: str, threads: int) -> dict:
+    cmd = [sys.executable, __file__, "--zarr-write-of", path, out, str(threads)]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def seisbatch_convert(path: str, out: str, workers: int) -> dict:
@@ -107,9 +152,13 @@ def main() -> None:
     p.add_argument("--workdir", default=os.path.join(os.path.dirname(__file__), "output"))
     p.add_argument("--mdio-python", default=os.environ.get("MDIO_PYTHON"), help="a Python that can import mdio")
     p.add_argument("--floor-of", help=argparse.SUPPRESS)  # internal: measure the floor in this (fresh) process
+    p.add_argument("--zarr-write-of", nargs=3, help=argparse.SUPPRESS)  # internal: the Zarr write yardstick
     args = p.parse_args()
     if args.floor_of:
         floor_in_this_process(args.floor_of)
+        return
+    if args.zarr_write_of:
+        zarr_write_in_this_process(args.zarr_write_of[0], args.zarr_write_of[1], int(args.zarr_write_of[2]))
         return
     mdio = find_mdio(args.mdio_python)
     if not mdio:
@@ -123,6 +172,8 @@ def main() -> None:
         read_file_once(src)
         res = {"floor": best_of(lambda: floor(src), args.repeat),
                "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers), args.repeat)}
+        res["zarr-write"] = best_of(lambda: zarr_write(src, src + ".write.zarr", args.workers), args.repeat)
+        shutil.rmtree(src + ".write.zarr", ignore_errors=True)
         if mdio:
             res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio"), 1)
         for name, m in res.items():
@@ -139,12 +190,12 @@ def main() -> None:
         rows.append(line)
     print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores, "
           f"best of {args.repeat}")
-    print(f"{'fmt':>3} {'contender':<10} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}  every run (s)")
+    print(f"{'fmt':>3} {'contender':<11} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}  every run (s)")
     for r in rows:
         if isinstance(r, str):
             print("   " + r)
         else:
-            print(f"{r[0]:>3} {r[1]:<10} {r[2]:>7.0f} {r[3]:>8.2f} {r[4]:>7.0f} {r[5]:>19.0f}  {r[6]}")
+            print(f"{r[0]:>3} {r[1]:<11} {r[2]:>7.0f} {r[3]:>8.2f} {r[4]:>7.0f} {r[5]:>19.0f}  {r[6]}")
 
 
 if __name__ == "__main__":
