@@ -101,14 +101,9 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     print(json.dumps(m))
 
 
-def floor(path: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--floor-of", path], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def zarr_write(path: str, out: str, threads: int) -> dict:
-    cmd = [sys.executable, __file__, "--zarr-write-of", path, out, str(threads)]
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+def in_fresh_process(*args: str) -> dict:
+    """Run this script with ``args`` (one of its internal measurements) in a new Python process."""
+    res = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -170,9 +165,10 @@ def main() -> None:
         make_file(src, fmt, args.size_mb)
         size = os.path.getsize(src) / MB
         read_file_once(src)
-        res = {"floor": best_of(lambda: floor(src), args.repeat),
+        res = {"floor": best_of(lambda: in_fresh_process("--floor-of", src), args.repeat),
                "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers), args.repeat)}
-        res["zarr-write"] = best_of(lambda: zarr_write(src, src + ".write.zarr", args.workers), args.repeat)
+        res["zarr-write"] = best_of(lambda: in_fresh_process("--zarr-write-of", src, src + ".write.zarr", str(args.workers)),
+                                    args.repeat)
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
         if mdio:
             res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio"), 1)

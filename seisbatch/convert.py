@@ -58,9 +58,12 @@ def _source_id(src: str) -> dict:
 
 
 def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None,
-                checksum: bool) -> tuple[list[dict], str | None]:
-    """Run the blocks not yet logged done (all of them in a fresh store) and, if asked, the file's
-    sha256; returns every block's statistics (earlier runs' included) and the digest (or None)."""
+                checksum: bool | None) -> tuple[list[dict], str | None]:
+    """Run the blocks not yet logged done (all of them in a fresh store) and, if asked (default:
+    setting ``seisbatch.convert.checksum``), the file's sha256; returns every block's statistics
+    (earlier runs' included) and the digest (or None)."""
+    if checksum is None:
+        checksum = bool(config.get("convert.checksum"))
     rows = store.read_block_log(dst)
     todo = [a for a, r in zip(args, rows) if r is None]
     digest = c.submit(file_digest, src, pure=False) if checksum else None
@@ -71,10 +74,6 @@ def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress
     if missing:
         raise SeisbatchError(dst, f"{missing} blocks were not written; run the same command again to finish")
     return [stats.from_row(r) for r in rows], sha
-
-
-def _checksum(asked: bool | None) -> bool:
-    return bool(config.get("convert.checksum")) if asked is None else asked
 
 
 def _with_digest(source: dict, sha: str | None) -> dict:
@@ -137,7 +136,7 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
             store.writable(path, "raw_trace", run)[block] = flags
     part = stats.block_stats(values)
     part["raw_traces"] = n_raw
-    store.writable(path, store.BLOCK_LOG, run)[index] = store.block_row(stats.to_row(part))
+    store.write_block_row(path, index, stats.to_row(part), run)
 
 
 def _trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
@@ -223,7 +222,7 @@ def convert_segy(
             lay, run = layout.to_dict(), uuid.uuid4().hex
             parts, sha = _run_blocks(c, src, dst, segy_block_task,
                                      [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)], progress,
-                                     _checksum(checksum))
+                                     checksum)
         survey = stats.merge(parts)
         n_raw = sum(p["raw_traces"] for p in parts)
         store.finish(dst, stats=survey, source=_with_digest(source, sha), raw_traces=n_raw)
@@ -243,7 +242,7 @@ def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
     store.writable(path, "trace_mask", run)[block] = live
     part = stats.block_stats(data[live])
     part["raw_traces"] = 0
-    store.writable(path, store.BLOCK_LOG, run)[index] = store.block_row(stats.to_row(part))
+    store.write_block_row(path, index, stats.to_row(part), run)
 
 
 def convert_hdf5(
@@ -293,7 +292,7 @@ def convert_hdf5(
         with engine.maybe_client(client, workers=workers) as c:
             run = uuid.uuid4().hex
             parts, sha = _run_blocks(c, src, dst, hdf5_block_task, [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
-                                     progress, _checksum(checksum))
+                                     progress, checksum)
         survey = stats.merge(parts)
         store.finish(dst, stats=survey, source=_with_digest(source, sha))
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),

@@ -204,13 +204,11 @@ def create_block_log(path: str, n_blocks: int, row_length: int) -> None:
         BLOCK_LOG, shape=(n_blocks, 1 + row_length), chunks=(1, 1 + row_length), dtype="float64", fill_value=0.0)
 
 
-def block_row(row: np.ndarray) -> np.ndarray:
-    """A block log row: the done flag, then the block's statistics."""
-    return np.concatenate([[1.0], row])
-
-
-def write_block_row(path: str, index: int, row: np.ndarray) -> None:
-    zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")[index] = block_row(row)
+def write_block_row(path: str, index: int, row: np.ndarray, run: str | None = None) -> None:
+    """Log block ``index`` done: the done flag, then its statistics (through :func:`writable`
+    when a conversion ``run`` is given)."""
+    arr = writable(path, BLOCK_LOG, run) if run else zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")
+    arr[index] = np.concatenate([[1.0], row])
 
 
 _WRITABLE: dict[tuple[str, str, str], zarr.Array] = {}
