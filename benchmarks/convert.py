@@ -7,6 +7,7 @@ MDIO's SEG-Y import (when the multidimio package is importable by the Python giv
 Every contender starts from the same state, page cache warm: the floor runs in a fresh Python
 process each time (timed from just before the read, imports excluded), seisbatch on a freshly
 started local cluster each time (cluster start excluded), MDIO as its own process (all included).
+seisbatch runs with its default amplitude compression (lz4) and, as "seisbatch-none", without.
 Each of the floor and seisbatch runs --repeat times; the ratio of best runs and that of first runs
 are printed, and every run's time. (On a VM the first run in a while is slower: memory that has
 not been touched recently is slow to map again. That hits the floor's 490 MB array most.)
@@ -70,7 +71,7 @@ _CUBE: np.ndarray | None = None  # the decoded volume, shared with forked writer
 def _write_blocks(out: str, blocks: list) -> None:
     import zarr
 
-    arr = zarr.open_array(out, mode="r+")
+    arr = zarr.open_array(out, mode="r+").with_config({"write_empty_chunks": True})  # as seisbatch writes
     for blk in blocks:
         arr[blk] = _CUBE[blk]
 
@@ -95,7 +96,7 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     ctx = multiprocessing.get_context("fork")  # before zarr starts its event-loop thread here
     with ctx.Pool(workers) as pool:
         pool.apply(zarr.create_array, (out,), dict(shape=_CUBE.shape, chunks=chunks, dtype="float32",
-                                                   compressors=store.AMPLITUDE_CODEC))
+                                                   compressors=store.amplitude_codec()))
         with measure() as m:
             pool.starmap(_write_blocks, [(out, blocks[i::workers]) for i in range(workers)])
     print(json.dumps(m))
@@ -107,12 +108,12 @@ def in_fresh_process(*args: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def seisbatch_convert(path: str, out: str, workers: int) -> dict:
+def seisbatch_convert(path: str, out: str, workers: int, compression: str | None = None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     with engine.dask_client(workers=workers) as client:
         client.wait_for_workers(workers)
         with measure() as m:
-            convert.convert_segy(path, out, client=client)
+            convert.convert_segy(path, out, client=client, compression=compression)
     return m
 
 
@@ -166,7 +167,8 @@ def main() -> None:
         size = os.path.getsize(src) / MB
         read_file_once(src)
         res = {"floor": best_of(lambda: in_fresh_process("--floor-of", src), args.repeat),
-               "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers), args.repeat)}
+               "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers), args.repeat),
+               "seisbatch-none": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers, "none"), args.repeat)}
         res["zarr-write"] = best_of(lambda: in_fresh_process("--zarr-write-of", src, src + ".write.zarr", str(args.workers)),
                                     args.repeat)
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
@@ -178,20 +180,22 @@ def main() -> None:
         sb = size / res["seisbatch"]["seconds"]
         fl = size / res["floor"]["seconds"]
         first = res["floor"]["runs"][0] / res["seisbatch"]["runs"][0]
+        nc = size / res["seisbatch-none"]["seconds"]
         line = (f"format {fmt}: seisbatch {sb:.0f} MB/s = {sb / fl:.2f} x the segyio read floor ({fl:.0f} MB/s), best runs; "
                 f"first runs: {first:.2f} x")
         if "mdio" in res:
             md = size / res["mdio"]["seconds"]
-            line += f", {sb / md:.2f} x MDIO ({md:.0f} MB/s)"
+            line += f"; {sb / md:.2f} x MDIO ({md:.0f} MB/s)"
+        line += f"; without compression {nc:.0f} MB/s = {nc / fl:.2f} x the floor"
         rows.append(line)
     print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores, "
           f"best of {args.repeat}")
-    print(f"{'fmt':>3} {'contender':<11} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}  every run (s)")
+    print(f"{'fmt':>3} {'contender':<14} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}  every run (s)")
     for r in rows:
         if isinstance(r, str):
             print("   " + r)
         else:
-            print(f"{r[0]:>3} {r[1]:<11} {r[2]:>7.0f} {r[3]:>8.2f} {r[4]:>7.0f} {r[5]:>19.0f}  {r[6]}")
+            print(f"{r[0]:>3} {r[1]:<14} {r[2]:>7.0f} {r[3]:>8.2f} {r[4]:>7.0f} {r[5]:>19.0f}  {r[6]}")
 
 
 if __name__ == "__main__":

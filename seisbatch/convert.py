@@ -76,6 +76,13 @@ def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress
     return [stats.from_row(r) for r in rows], sha
 
 
+def _compression(name: str | None) -> str:
+    """The amplitude codec's name, checked before anything is written."""
+    name = name or str(config.get("convert.compression"))
+    store.amplitude_codec(name)
+    return name
+
+
 def _with_digest(source: dict, sha: str | None) -> dict:
     return dict(source, sha256=sha) if sha else source
 
@@ -119,8 +126,9 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
         amp[live] = values
         hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
         hdr[live] = records["header"]
-    store.writable(path, "amplitude", run)[block] = amp
-    store.writable(path, "raw_headers", run)[block] = hdr
+    if live.any():  # a block without traces keeps the fill values: nothing to write
+        store.writable(path, "amplitude", run)[block] = amp
+        store.writable(path, "raw_headers", run)[block] = hdr
     store.writable(path, "trace_mask", run)[block] = live
     n_raw = 0
     if keep_raw:
@@ -170,9 +178,11 @@ def convert_segy(
     progress: engine.Progress | None = None,
     workers: int | None = None,
     checksum: bool | None = None,
+    compression: str | None = None,
 ) -> dict[str, Any]:
     """Convert a SEG-Y file into a new store at ``dst``; returns a summary. ``checksum`` (default:
-    setting ``seisbatch.convert.checksum``) also records the file's sha256."""
+    setting ``seisbatch.convert.checksum``) also records the file's sha256; ``compression`` names
+    the amplitude codec (default: setting ``seisbatch.convert.compression``)."""
     src, dst = os.fspath(src), os.fspath(dst)
     layout = segy_reader.scan(src, endian)
     wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
@@ -186,8 +196,10 @@ def convert_segy(
     keep_raw = layout.format not in EXACT_IN_FLOAT32
     dt_ms = layout.sample_interval_us / 1000.0
     source = dict(_source_id(src), format="segy")
+    compression = _compression(compression)
     options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
-               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units}
+               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
+               "compression": compression}
     attrs = {
         "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
                      "inline_byte": inline_byte, "crossline_byte": crossline_byte},
@@ -215,6 +227,7 @@ def convert_segy(
                 chunks=chunks, attrs=attrs, with_headers=True,
                 with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
                 n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
+                compression=compression,
             )
             store.write_trace_order(dst, geom.grid_index)
             store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
@@ -238,7 +251,8 @@ def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
     v = hdf5_source.Hdf5Volume(**vol)
     data = hdf5_source.read_block(v, block)
     live = np.any(data != 0, axis=-1)
-    store.writable(path, "amplitude", run)[block] = data
+    if live.any():  # an all-zero block keeps the fill value: nothing to write
+        store.writable(path, "amplitude", run)[block] = data
     store.writable(path, "trace_mask", run)[block] = live
     part = stats.block_stats(data[live])
     part["raw_traces"] = 0
@@ -259,8 +273,10 @@ def convert_hdf5(
     progress: engine.Progress | None = None,
     workers: int | None = None,
     checksum: bool | None = None,
+    compression: str | None = None,
 ) -> dict[str, Any]:
-    """Convert a 2D or 3D HDF5 dataset into a new store at ``dst``."""
+    """Convert a 2D or 3D HDF5 dataset into a new store at ``dst`` (``checksum`` and
+    ``compression`` as for :func:`convert_segy`)."""
     src, dst = os.fspath(src), os.fspath(dst)
     vol = hdf5_source.open_volume(src, dataset, axes)
     shape = vol.store_shape
@@ -270,7 +286,9 @@ def convert_hdf5(
         raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
     axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
     source = dict(_source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
-    options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units}
+    compression = _compression(compression)
+    options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units,
+               "compression": compression}
     attrs = {
         "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": []},
         "source": source,
@@ -285,7 +303,7 @@ def convert_hdf5(
             store.create(
                 dst, dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]),
                 sample_units=sample_units, chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None,
-                n_file_traces=int(np.prod(shape[:-1])),
+                n_file_traces=int(np.prod(shape[:-1])), compression=compression,
             )
             store.write_trace_order(dst, np.arange(int(np.prod(shape[:-1])), dtype=np.int64))
             store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)

@@ -146,7 +146,7 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
 def _create_output(root: zarr.Group, name: str, n_tasks: int, attrs: dict) -> None:
     amp = root["amplitude"]
     root.create_array(name, shape=amp.shape, chunks=amp.chunks, dtype="float32", fill_value=0.0,
-                      dimension_names=list(amp.metadata.dimension_names), compressors=store.AMPLITUDE_CODEC,
+                      dimension_names=list(amp.metadata.dimension_names), compressors=amp.compressors,
                       attributes={"long_name": f"{name} amplitude", "seisbatch": attrs}, overwrite=True)
     root.create_array(name + "_done", shape=(n_tasks,), chunks=(1,), dtype="uint8", fill_value=0,
                       dimension_names=[name + "_task"], overwrite=True,

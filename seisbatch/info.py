@@ -54,6 +54,7 @@ def describe_store(path: str) -> dict[str, Any]:
         "geometry": meta.get("geometry", {}),
         "dims": dict(zip(dims, amp.shape)),
         "chunks": list(amp.chunks),
+        "compression": store.codec_name(amp),
         "sample_interval": meta.get("sample_interval"),
         "sample_units": meta.get("sample_units", root["sample"].attrs.get("units", "ms")),
         "sample_range": [float(samples[0]), float(samples[-1])] if len(samples) else [],

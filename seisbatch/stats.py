@@ -15,15 +15,12 @@ def block_stats(values: np.ndarray) -> dict:
     """Partial statistics of a block of live samples (any shape)."""
     v = values.ravel()
     n_nonfinite = 0
-    if not np.isfinite(v).all():  # rare: one cheap pass decides, the mask is built only then
+    total, sumsq = _sums(v)
+    if not np.isfinite(sumsq):  # rare; a float64 sum of float32 squares cannot overflow, so only NaN/inf do this
         finite = np.isfinite(v)
         n_nonfinite = int(v.size - finite.sum())
         v = v[finite]
-    total = sumsq = 0.0
-    for i in range(0, v.size, 1 << 18):  # float64 sums over cache-sized slices, no full-size copy
-        s = v[i : i + (1 << 18)].astype(np.float64)
-        total += float(s.sum())
-        sumsq += float(np.dot(s, s))
+        total, sumsq = _sums(v)
     zeros = int(v.size - np.count_nonzero(v))
     step = max(1, v.size // 65536)  # percentiles from a fixed-stride subsample: log10 is costly
     sub = np.abs(v[::step].astype(np.float64))
@@ -42,6 +39,16 @@ def block_stats(values: np.ndarray) -> dict:
         "max": float(v.max()) if v.size else None,
         "hist": hist,
     }
+
+
+def _sums(v: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of squares in float64, over cache-sized slices (no full-size copy)."""
+    total = sumsq = 0.0
+    for i in range(0, v.size, 1 << 18):
+        s = v[i : i + (1 << 18)].astype(np.float64)
+        total += float(s.sum())
+        sumsq += float(np.dot(s, s))
+    return total, sumsq
 
 
 def merge(parts: list[dict]) -> dict:

@@ -30,9 +30,24 @@ from . import __version__, config
 from .errors import SeisbatchError
 
 FORMAT_VERSION = 1
-#: Measured on a 77 MB block of seismic floats: the same size as zstd (92%), in half the time.
-AMPLITUDE_CODEC = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+#: Codecs for amplitude arrays (``convert --compression``, setting ``seisbatch.convert.compression``).
+#: Compressed size, real files in ../shared/data (66%, 19%, 0% zero samples) and the benchmark's
+#: noisy synthetic: lz4 31%, 58%, 90%, 93%; zstd 29%, 44%, 79%, 92%. Writing 500 MB on one core:
+#: lz4 ~0.6 s, zstd ~0.8 s, none ~0.3 s. lz4 is the default: most of the size gain for little time.
+AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
+    "lz4": BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
+    "zstd": BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
+    "none": None,
+}
 HEADER_BYTES = 240
+
+
+def amplitude_codec(name: str | None = None) -> BloscCodec | None:
+    """The amplitude codec called ``name`` (default: setting ``seisbatch.convert.compression``)."""
+    name = name or str(config.get("convert.compression"))
+    if name not in AMPLITUDE_CODECS:
+        raise SeisbatchError(None, f"unknown compression {name!r}: choose one of {', '.join(AMPLITUDE_CODECS)}")
+    return AMPLITUDE_CODECS[name]
 
 
 def b64(data: bytes) -> str:
@@ -48,6 +63,15 @@ def default_chunks(dims: tuple[str, ...], n_samples: int) -> tuple[int, ...]:
     ``chunks-2d`` (1024, 512, for 2D lines and trace-ordered data); never more samples than a trace has."""
     c = [int(v) for v in config.get("convert.chunks-3d" if len(dims) == 2 else "convert.chunks-2d")]
     return tuple(c[:-1]) + (min(n_samples, c[-1]),)
+
+
+def codec_name(arr: zarr.Array) -> str:
+    """'lz4', 'zstd', ... for a Blosc-compressed array, 'none' without compression."""
+    comps = arr.compressors
+    if not comps:
+        return "none"
+    cname = getattr(comps[0], "cname", None)  # an enum on zarr's BloscCodec
+    return str(getattr(cname, "value", cname)) if cname is not None else type(comps[0]).__name__
 
 
 def is_url(path: str | os.PathLike) -> bool:
@@ -105,6 +129,7 @@ def create(
     with_raw_samples: np.dtype | None,
     n_file_traces: int,
     trace_coords: dict[str, np.ndarray] | None = None,
+    compression: str | None = None,
 ) -> zarr.Group:
     """Write the metadata-only template of a store; workers then fill chunk-aligned regions."""
     grid = tuple(len(axes[d]) for d in dims)
@@ -116,7 +141,7 @@ def create(
     coords = " ".join(sorted((trace_coords or {}).keys()))
     root.create_array(
         "amplitude", shape=grid + (n_samples,), chunks=chunks, dtype="float32", fill_value=0.0,
-        dimension_names=amp_dims, compressors=AMPLITUDE_CODEC,
+        dimension_names=amp_dims, compressors=amplitude_codec(compression),
         attributes={"long_name": "amplitude", "coordinates": coords} if coords else {"long_name": "amplitude"},
     )
     grid_chunks = chunks[:-1]
@@ -217,13 +242,18 @@ _WRITABLE: dict[tuple[str, str, str], zarr.Array] = {}
 def writable(path: str, name: str, run: str) -> zarr.Array:
     """Array ``name`` of the store being written at ``path``, opened once per worker process and
     run (``run`` is unique to one convert call, so a store replaced later is opened afresh): each
-    open reads and parses the array's metadata, ~1.5 ms, several times per block otherwise."""
+    open reads and parses the array's metadata, ~1.5 ms, several times per block otherwise.
+
+    Every chunk given to it is written, even one equal to the fill value: zarr's check for that
+    costs ~1 ms per 2 MiB chunk, a quarter of a conversion block's time, and the converters know
+    better and for free which blocks hold no trace (they skip those, leaving the fill value)."""
     key = (path, name, run)
     arr = _WRITABLE.get(key)
     if arr is None:
         if len(_WRITABLE) >= 64:
             _WRITABLE.clear()
-        arr = _WRITABLE[key] = zarr.open_array(store=path, path=name, mode="r+")
+        arr = zarr.open_array(store=path, path=name, mode="r+").with_config({"write_empty_chunks": True})
+        _WRITABLE[key] = arr
     return arr
 
 

@@ -11,7 +11,8 @@ import xarray as xr
 import zarr
 
 from conftest import REAL_FILES, sha256
-from seisbatch import convert, export, store, synthetic
+from seisbatch import convert, export, info, store, synthetic
+from seisbatch.errors import SeisbatchError
 
 
 def segyio_endian(path):
@@ -198,3 +199,45 @@ def test_non_default_header_bytes_and_line_steps(small_spec, tmp_path, client):
     ds = xr.open_zarr(tmp_path / "z.zarr")
     assert ds["inline"].values.tolist() == list(range(100, 112, 2))
     assert ds["crossline"].values.tolist() == list(range(300, 335, 5))
+
+
+def _amplitude_bytes(z) -> int:
+    return sum(p.stat().st_size for p in (z / "amplitude" / "c").rglob("*") if p.is_file())
+
+
+def test_compression_choices_keep_values_and_round_trip(data_dir, tmp_path, client):
+    src = data_dir / "segysak_f3-withdead.sgy"
+    with segyio.open(src, ignore_geometry=True) as f:
+        ref = f.trace.raw[:]
+    sizes = {}
+    for choice in (None, "zstd", "none"):
+        z = tmp_path / f"{choice}.zarr"
+        convert.convert_segy(src, z, client=client, compression=choice)
+        assert info.describe(str(z))["compression"] == (choice or "lz4")  # lz4 is the default
+        root = zarr.open_group(z, mode="r")
+        cells = np.unravel_index(root["trace_order"][:], root["trace_mask"].shape)
+        assert np.array_equal(root["amplitude"][:][cells], ref)
+        export.export_segy(z, tmp_path / f"{choice}.sgy", client=client)
+        assert filecmp.cmp(src, tmp_path / f"{choice}.sgy", shallow=False)
+        sizes[choice or "lz4"] = _amplitude_bytes(z)
+    assert sizes["zstd"] < sizes["lz4"] < sizes["none"]
+    with pytest.raises(SeisbatchError, match="unknown compression 'gzip'"):
+        convert.convert_segy(src, tmp_path / "bad.zarr", client=client, compression="gzip")
+    assert not (tmp_path / "bad.zarr").exists()  # refused before anything was written
+
+
+def test_blocks_without_traces_write_no_amplitude_chunks(data_dir, tmp_path, client):
+    src = data_dir / "segysak_f3-withdead.sgy"  # its lower-right corner holds no traces
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(src, z, client=client, chunks=(4, 4, 75), compression="none")
+    root = zarr.open_group(z, mode="r")
+    mask = root["trace_mask"][:]
+    blocks = {(i // 4, j // 4): mask[i:i + 4, j:j + 4].any() for i in range(0, mask.shape[0], 4)
+              for j in range(0, mask.shape[1], 4)}
+    assert 0 < sum(blocks.values()) < len(blocks)
+    written = {tuple(int(v) for v in p.relative_to(z / "amplitude" / "c").parts[:2])
+               for p in (z / "amplitude" / "c").rglob("*") if p.is_file()}
+    assert written == {b for b, live in blocks.items() if live}
+    assert not root["amplitude"][:][~mask].any()  # dead traces read as zeros all the same
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
