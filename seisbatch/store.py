@@ -32,8 +32,8 @@ from .errors import SeisbatchError
 FORMAT_VERSION = 1
 #: Codecs for amplitude arrays (``convert --compression``, setting ``seisbatch.convert.compression``).
 #: Compressed size, real files in ../shared/data (66%, 19%, 0% zero samples) and the benchmark's
-#: noisy synthetic: lz4 31%, 58%, 90%, 93%; zstd 29%, 44%, 79%, 92%. Writing 500 MB on one core:
-#: lz4 ~0.6 s, zstd ~0.8 s, none ~0.3 s. lz4 is the default: most of the size gain for little time.
+#: noisy synthetic: lz4 31%, 58%, 90%, 93%; zstd 29%, 44%, 79%, 92%. Converting 500 MB on 2 cores:
+#: zstd ~1.8x lz4's time, none up to 1.5x faster. lz4 is the default: most of the gain, little time.
 AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
     "lz4": BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),
     "zstd": BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
