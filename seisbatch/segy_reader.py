@@ -7,6 +7,7 @@ a worker holds only the traces it asked for (no memory map that grows with the f
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import asdict, dataclass
 
@@ -240,23 +241,42 @@ def field_width(byte: int) -> int:
 
 def read_header_fields(layout: SegyLayout, bytes_: list[int], traces_per_map: int = 2048) -> dict[int, np.ndarray]:
     """Header fields of every trace by their standard byte positions, in one pass over the file's
-    trace headers: strided views of memory maps of ``traces_per_map`` traces at a time (one page
-    touched per trace; page faults map neighbouring pages too, so maps stay small to keep resident
-    memory at a few tens of MB whatever the file size)."""
+    trace headers: strided views of memory maps of ``traces_per_map`` traces (64 MiB at most) at a
+    time (one page touched per trace; maps stay small to keep resident memory at a few tens of MB
+    whatever the file size). Each map is first advised as needed, so the kernel reads it ahead in one go instead
+    of page by page: 1.7x faster on a file not in the page cache (benchmarks/header_scan.py)."""
     bad = [b for b in bytes_ if b not in _FIELD_STARTS]
     if bad:
         raise SeisbatchError(layout.path, f"header bytes {bad} must each start a standard trace header field")
     order = ">" if layout.endian == "big" else "<"
     out = {b: np.empty(layout.n_traces, np.int64) for b in bytes_}
+    traces_per_map = max(1, min(traces_per_map, (64 << 20) // layout.trace_bytes))  # read ahead at most 64 MiB at once
     for start in range(0, layout.n_traces, traces_per_map):
         n = min(traces_per_map, layout.n_traces - start)
-        mm = np.memmap(layout.path, dtype=np.uint8, mode="r", offset=layout.data_offset + start * layout.trace_bytes,
-                       shape=(n, layout.trace_bytes))
-        for b in bytes_:
-            w = field_width(b)
-            out[b][start : start + n] = np.ascontiguousarray(mm[:, b - 1 : b - 1 + w]).view(f"{order}i{w}").ravel()
-        del mm
+        for b, values in _mapped_fields(layout, start, n, bytes_, order).items():
+            out[b][start : start + n] = values
     return out
+
+
+def _mapped_fields(layout: SegyLayout, start: int, n: int, bytes_: list[int], order: str) -> dict[int, np.ndarray]:
+    """Fields ``bytes_`` of traces ``start``..``start + n``, read through a read-only memory map
+    advised as needed where the platform can (the kernel reads it ahead). The file is opened anew
+    for each map: Linux keeps read-ahead state per open file and, after many page faults in one,
+    stops reading ahead for it (measured: cold scans then took 0.35-0.5 s instead of 0.25 s)."""
+    offset = layout.data_offset + start * layout.trace_bytes
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
+    with open(layout.path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), offset - aligned + n * layout.trace_bytes, offset=aligned, access=mmap.ACCESS_READ)
+    try:
+        if hasattr(mmap, "MADV_WILLNEED"):
+            mm.madvise(mmap.MADV_WILLNEED)
+        traces = np.frombuffer(mm, np.uint8, count=n * layout.trace_bytes, offset=offset - aligned).reshape(n, layout.trace_bytes)
+        fields = {b: traces[:, b - 1 : b - 1 + field_width(b)].copy().view(f"{order}i{field_width(b)}").ravel()
+                  for b in bytes_}  # copies: a contiguous slice (one trace) would otherwise still be a view
+        del traces  # the map can close only once no view of it is left
+    finally:
+        mm.close()
+    return fields
 
 
 def coordinate_scalar(scalco: np.ndarray) -> np.ndarray:

@@ -75,8 +75,13 @@ def test_every_trace_header_field_equals_segyio(name, data_dir):
     lay = segy_reader.scan(src, None)
     fields = sorted({int(f) for f in segyio.TraceField.enums()})
     ours = segy_reader.read_header_fields(lay, fields)
+    # maps of 7 traces start off page boundaries, and the last one may hold a single trace
+    small_maps = segy_reader.read_header_fields(lay, fields, traces_per_map=7)
     with segyio.open(src, "r", ignore_geometry=True, endian=lay.endian) as f:
         for b in fields:
             np.testing.assert_array_equal(ours[b], np.asarray(f.attributes(b)[:], dtype=np.int64), err_msg=f"byte {b}")
+            np.testing.assert_array_equal(small_maps[b], ours[b], err_msg=f"byte {b}, 7 traces per map")
+    one = segy_reader.read_header_fields(lay, fields, traces_per_map=lay.n_traces - 1)  # the last map: one trace
+    assert all(np.array_equal(one[b], ours[b]) for b in fields)
     with pytest.raises(SeisbatchError, match="standard trace header field"):
         segy_reader.read_header_fields(lay, [190])
