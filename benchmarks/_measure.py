@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -41,3 +42,13 @@ def measure(interval: float = 0.02):
         stop.set()
         t.join()
         out["peak_rss"] = max(out["peak_rss"], tree_rss(me))
+
+
+def evict(path: str) -> None:
+    """Drop this one file's pages from the page cache (no root needed), as for a survey larger
+    than memory: the next reader gets it from the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

@@ -4,7 +4,9 @@ MDIO's SEG-Y import (when the multidimio package is importable by the Python giv
 
     python benchmarks/convert.py [--size-mb 500] [--workers 2] [--repeat 3] [--mdio-python PATH]
 
-Every contender starts from the same state, page cache warm: the floor runs in a fresh Python
+Every contender starts from the same state, page cache warm (or, with --cold, the input dropped
+from the page cache before every run, as for a survey larger than memory; the zarr-write yardstick
+reads its input before timing either way): the floor runs in a fresh Python
 process each time (timed from just before the read, imports excluded), seisbatch on a freshly
 started local cluster each time (cluster start excluded), MDIO as its own process (all included).
 seisbatch runs with its default amplitude compression (lz4) and, as "seisbatch-none", without.
@@ -33,7 +35,7 @@ import numpy as np
 import segyio
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _measure import measure  # noqa: E402
+from _measure import evict, measure  # noqa: E402
 
 from seisbatch import convert, engine, store, synthetic  # noqa: E402
 
@@ -102,16 +104,21 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     print(json.dumps(m))
 
 
-def in_fresh_process(*args: str) -> dict:
-    """Run this script with ``args`` (one of its internal measurements) in a new Python process."""
+def in_fresh_process(*args: str, before=None) -> dict:
+    """Run this script with ``args`` (one of its internal measurements) in a new Python process;
+    ``before()`` runs first, if given."""
+    if before:
+        before()
     res = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def seisbatch_convert(path: str, out: str, workers: int, compression: str | None = None) -> dict:
+def seisbatch_convert(path: str, out: str, workers: int, compression: str | None = None, before=None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     with engine.dask_client(workers=workers) as client:
         client.wait_for_workers(workers)
+        if before:
+            before()
         with measure() as m:
             convert.convert_segy(path, out, client=client, compression=compression)
     return m
@@ -125,8 +132,10 @@ def best_of(fn, repeat: int) -> dict:
     return dict(best, peak_above=peak, runs=[m["seconds"] for m in runs])
 
 
-def mdio_import(python: str, path: str, out: str) -> dict:
+def mdio_import(python: str, path: str, out: str, before=None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
+    if before:
+        before()
     script = os.path.join(os.path.dirname(__file__), "_mdio_import.py")
     with measure() as m:
         subprocess.run([python, script, path, out], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -145,6 +154,9 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--repeat", type=int, default=3, help="runs of the floor and of seisbatch (best one counts)")
     p.add_argument("--formats", default="5,1", help="sample formats to test (5 IEEE, 1 IBM)")
+    p.add_argument("--cold", action="store_true",
+                   help="drop the input file from the page cache before every run (as for a survey larger than memory) "
+                   "instead of warming it once")
     p.add_argument("--workdir", default=os.path.join(os.path.dirname(__file__), "output"))
     p.add_argument("--mdio-python", default=os.environ.get("MDIO_PYTHON"), help="a Python that can import mdio")
     p.add_argument("--floor-of", help=argparse.SUPPRESS)  # internal: measure the floor in this (fresh) process
@@ -166,14 +178,16 @@ def main() -> None:
         make_file(src, fmt, args.size_mb)
         size = os.path.getsize(src) / MB
         read_file_once(src)
-        res = {"floor": best_of(lambda: in_fresh_process("--floor-of", src), args.repeat),
-               "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers), args.repeat),
-               "seisbatch-none": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers, "none"), args.repeat)}
+        cold = (lambda: evict(src)) if args.cold else None
+        res = {"floor": best_of(lambda: in_fresh_process("--floor-of", src, before=cold), args.repeat),
+               "seisbatch": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers, before=cold), args.repeat),
+               "seisbatch-none": best_of(lambda: seisbatch_convert(src, src + ".zarr", args.workers, "none", before=cold),
+                                         args.repeat)}
         res["zarr-write"] = best_of(lambda: in_fresh_process("--zarr-write-of", src, src + ".write.zarr", str(args.workers)),
                                     args.repeat)
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
         if mdio:
-            res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio"), 1)
+            res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio", before=cold), 1)
         for name, m in res.items():
             rows.append((fmt, name, size, m["seconds"], size / m["seconds"], m["peak_above"] / MB,
                          " ".join(f"{t:.2f}" for t in m["runs"])))
@@ -189,7 +203,7 @@ def main() -> None:
         line += f"; without compression {nc:.0f} MB/s = {nc / fl:.2f} x the floor"
         rows.append(line)
     print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores, "
-          f"best of {args.repeat}")
+          f"best of {args.repeat}, input {'evicted from the page cache before every run' if args.cold else 'in the page cache'}")
     print(f"{'fmt':>3} {'contender':<14} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak MB above idle':>19}  every run (s)")
     for r in rows:
         if isinstance(r, str):

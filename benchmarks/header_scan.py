@@ -1,8 +1,8 @@
 """The client's pass over every trace header (convert's first step), on the ~500 MB file made by
 benchmarks/convert.py: seisbatch's reader (memory maps advised as needed) against the same pass
 through plain numpy memory maps, the reader seisbatch had before. Runs alternate, each in a fresh
-process; "cold" runs first drop the page cache (needs root: writes /proc/sys/vm/drop_caches),
-"warm" ones read the file from the page cache. Prints every run and the ratio of medians.
+process; "cold" runs first drop the file from the page cache (posix_fadvise DONTNEED), "warm"
+ones read it from the page cache. Prints every run and the ratio of medians.
 
     python benchmarks/header_scan.py [--file benchmarks/output/bench_fmt5.sgy] [--runs 3]
 """
@@ -18,7 +18,10 @@ import time
 
 import numpy as np
 
-from seisbatch import convert, segy_reader
+sys.path.insert(0, os.path.dirname(__file__))
+from _measure import evict  # noqa: E402
+
+from seisbatch import convert, segy_reader  # noqa: E402
 
 FIELDS = [189, 193, 181, 185, 71]  # what convert reads: inline, crossline, cdp x/y, scalar
 
@@ -45,16 +48,6 @@ def one_run(path: str, which: str) -> None:
     print(time.perf_counter() - t)
 
 
-def drop_caches() -> bool:
-    try:
-        os.sync()
-        with open("/proc/sys/vm/drop_caches", "w") as fh:
-            fh.write("1\n")
-        return True
-    except OSError:
-        return False
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--file", default=os.path.join(os.path.dirname(__file__), "output", "bench_fmt5.sgy"))
@@ -67,15 +60,12 @@ def main() -> None:
     if not os.path.exists(args.file):
         sys.exit(f"{args.file}: no such file; run benchmarks/convert.py first to make it")
     size = os.path.getsize(args.file) / 1e6
-    states = ["cold", "warm"] if drop_caches() else ["warm"]
-    if states == ["warm"]:
-        print("cannot drop the page cache (not root): warm runs only")
-    for state in states:
+    for state in ("cold", "warm"):
         runs: dict[str, list[float]] = {"plain-memmap": [], "seisbatch": []}
         for _ in range(args.runs):
             for which in runs:
                 if state == "cold":
-                    drop_caches()
+                    evict(args.file)
                 else:
                     convert.file_digest(args.file)  # every page in the cache
                 res = subprocess.run([sys.executable, __file__, "--run-of", args.file, which], check=True,
