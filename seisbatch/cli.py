@@ -59,12 +59,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     from . import convert, engine
 
+    from .mdio_source import is_mdio
+
     update, close = _progress("convert", args.quiet)
     is_hdf5 = os.path.isfile(args.input) and h5py.is_hdf5(args.input)
     with engine.dask_client(**_client_kwargs(args)) as client:
         try:
             chunks = convert.parse_chunks(args.chunks)
-            if is_hdf5:
+            if is_mdio(args.input):
+                summary = convert.convert_mdio(
+                    args.input, args.output, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
+                    compression=args.compression,
+                )
+            elif is_hdf5:
                 summary = convert.convert_hdf5(
                     args.input, args.output, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
                     sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
@@ -313,10 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"seisbatch {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("convert", help="SEG-Y or HDF5 -> chunked Zarr store (keeps every header)",
-                       description="Convert a SEG-Y file or an HDF5 dataset into a seisbatch Zarr store, in parallel. "
-                                   "Every header is kept so `seisbatch export` writes the file back exactly.")
-    c.add_argument("input", help="SEG-Y file or HDF5 file")
+    c = sub.add_parser("convert", help="SEG-Y, HDF5 or MDIO v1 -> chunked Zarr store (keeps every header)",
+                       description="Convert a SEG-Y file, an HDF5 dataset or an MDIO v1 store into a seisbatch Zarr "
+                                   "store, in parallel. Every header is kept so `seisbatch export` writes the file back "
+                                   "exactly (from MDIO: the headers MDIO kept; the summary says what was made up).")
+    c.add_argument("input", help="SEG-Y file, HDF5 file, or MDIO v1 store (post-stack 3D or 2D, a local directory)")
     c.add_argument("output", help="new Zarr store: a directory (survey.zarr) or an fsspec URL (s3://bucket/survey.zarr, "
                    "with the s3 extra; credentials and endpoint from the usual AWS variables)")
     c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from distributed import Client
 
-from . import config, engine, geometry, hdf5_source, locking, segy_reader, stats, store
+from . import config, engine, geometry, hdf5_source, locking, mdio_source, segy_reader, segy_writer, stats, store
 from .errors import SeisbatchError
 from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows
 
@@ -253,8 +253,12 @@ def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
     live = np.any(data != 0, axis=-1)
     if live.any():  # an all-zero block keeps the fill value: nothing to write
         store.writable(path, "amplitude", run)[block] = data
+    _mask_and_log(path, index, block, live, stats.block_stats(data[live]), run)
+
+
+def _mask_and_log(path: str, index: int, block: tuple[slice, ...], live: np.ndarray, part: dict, run: str) -> None:
+    """A block task's last writes: its trace mask, then its row in the block log (it is done)."""
     store.writable(path, "trace_mask", run)[block] = live
-    part = stats.block_stats(data[live])
     part["raw_traces"] = 0
     store.write_block_row(path, index, stats.to_row(part), run)
 
@@ -315,3 +319,106 @@ def convert_hdf5(
         store.finish(dst, stats=survey, source=_with_digest(source, sha))
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),
             "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": []}
+
+
+# ---------------------------------------------------------------- MDIO v1
+
+
+def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], slab: int, endian: str | None,
+                    run: str) -> None:
+    """Worker: copy one grid block of an MDIO v1 store (every sample, ``slab`` samples at a time)
+    and its trace headers into the store, then log it done."""
+    v = mdio_source.MdioVolume(**vol)
+    live = mdio_source.read_mask(v, block)
+    parts = []
+    if live.any():  # a block without traces keeps the fill values: nothing to write
+        amp = store.writable(path, "amplitude", run)
+        for s in range(0, v.shape[-1], slab):
+            data = mdio_source.read_block(v, block, slice(s, s + slab))
+            amp[block + (slice(s, s + slab),)] = data
+            parts.append(stats.block_stats(data[live]))
+        if endian is not None:
+            store.writable(path, "raw_headers", run)[block] = mdio_source.read_headers(v, block, endian)
+    _mask_and_log(path, index, block, live, stats.combine(parts) if parts else stats.block_stats(np.zeros(0, np.float32)),
+                  run)
+
+
+def convert_mdio(
+    src: str,
+    dst: str,
+    *,
+    client: Client | None = None,
+    chunks: tuple[int, ...] | None = None,
+    overwrite: bool = False,
+    progress: engine.Progress | None = None,
+    workers: int | None = None,
+    compression: str | None = None,
+) -> dict[str, Any]:
+    """Convert an MDIO v1 store (post-stack 3D or 2D) into a new store at ``dst``. The trace headers
+    and, where MDIO kept them, the file headers come along, so ``export`` writes a SEG-Y back."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    vol = mdio_source.open_volume(src)
+    dims, ns = vol.store_dims, vol.shape[-1]
+    chunks = chunks or store.default_chunks(dims, ns)
+    if len(chunks) != len(vol.shape):
+        raise SeisbatchError(src, f"--chunks needs {len(vol.shape)} sizes for this store")
+    compression = _compression(compression)
+    grid_axes, samples, coords = mdio_source.axes(vol)
+    mask = mdio_source.read_mask(vol)
+    text, binary = mdio_source.file_headers(vol)
+    notes = [f"from an MDIO {vol.api_version} store ({vol.variable} on {', '.join(vol.dims + (vol.sample_dim,))})"]
+    dt = float(samples[1] - samples[0]) if ns > 1 else 4.0
+    dt_us = int(round(dt * 1000))
+    if binary is not None:
+        fmt, endian = mdio_source.binary_format(binary, src)
+    else:
+        fmt, endian = 5, "big"
+        notes.append("binary header made up (the MDIO store kept none): IEEE float, big-endian")
+    if text is None:
+        text = segy_writer.file_header(ns, dt_us, f"FROM MDIO STORE {os.path.basename(src)}")[0]
+        notes.append("textual header made up (the MDIO store kept none)")
+    if binary is None:
+        binary = segy_writer.file_header(ns, dt_us, "", fmt, endian)[1]
+    with_headers = mdio_source.has_headers(vol)
+    if not with_headers:
+        notes.append("trace headers made up at export (the MDIO store has neither raw nor standard headers)")
+    units = mdio_source.SAMPLE_DIMS[vol.sample_dim]
+    n_live = int(mask.sum())
+    source = dict(_source_id(src), format="mdio", variable=vol.variable)
+    options = {"chunks": list(chunks), "compression": compression}
+    attrs = {
+        "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": notes},
+        "source": source,
+        "segy": {
+            "path": src, "endian": endian, "format": fmt, "n_samples": ns, "sample_interval_us": dt_us,
+            "delay_ms": int(samples[0]) if ns else 0, "n_ext_headers": 0, "n_traces": n_live,
+            "file_size": 3600 + n_live * (240 + ns * np.dtype(SAMPLE_FORMATS[fmt][0]).itemsize),
+            "format_name": SAMPLE_FORMATS[fmt][1],
+            "text_header": store.b64(text), "binary_header": store.b64(binary), "ext_headers": [],
+        },
+        "sample_interval": dt,
+        "sample_units": units,
+        "convert_options": options,
+    }
+    # blocks cover whole MDIO chunks where they can, so each MDIO chunk is decoded about once
+    block_grid = tuple(min(n, -(-m // c) * c) for n, m, c in zip(vol.shape[:-1], vol.chunks[:-1], chunks[:-1]))
+    blocks = plan_blocks(vol.shape[:-1], block_grid)
+    vol_dict = {"path": vol.path, "variable": vol.variable, "api_version": vol.api_version, "dims": vol.dims,
+                "sample_dim": vol.sample_dim, "shape": vol.shape, "chunks": vol.chunks}
+    with locking.store_lock(dst):
+        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+            store.create(
+                dst, dims=dims, axes=grid_axes, samples=samples, sample_units=units, chunks=chunks, attrs=attrs,
+                with_headers=with_headers, with_raw_samples=None, n_file_traces=n_live, trace_coords=coords,
+                compression=compression,
+            )
+            store.write_trace_order(dst, np.flatnonzero(mask.ravel()))  # MDIO keeps no file order: grid order
+            store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
+        with engine.maybe_client(client, workers=workers) as c:
+            run = uuid.uuid4().hex
+            args = [(vol_dict, dst, i, b, chunks[-1], endian if with_headers else None, run) for i, b in enumerate(blocks)]
+            parts, _ = _run_blocks(c, src, dst, mdio_block_task, args, progress, False)
+        survey = stats.merge(parts)
+        store.finish(dst, stats=survey, source=source)
+    return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(vol.shape), "traces": n_live,
+            "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": notes}

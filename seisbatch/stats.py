@@ -51,6 +51,16 @@ def _sums(v: np.ndarray) -> tuple[float, float]:
     return total, sumsq
 
 
+def combine(parts: list[dict]) -> dict:
+    """Partial statistics of several pieces as those of one block (for blocks read in pieces)."""
+    mins = [p["min"] for p in parts if p["min"] is not None]
+    maxs = [p["max"] for p in parts if p["max"] is not None]
+    out = {k: sum(p[k] for p in parts) for k in ("count", "zeros", "nonfinite", "sum", "sumsq")}
+    out.update(min=min(mins) if mins else None, max=max(maxs) if maxs else None,
+               hist=np.sum([p["hist"] for p in parts], axis=0))
+    return out
+
+
 def merge(parts: list[dict]) -> dict:
     """Combine partial statistics into survey statistics (JSON-ready)."""
     n = sum(p["count"] for p in parts)

@@ -186,8 +186,11 @@ def open_root(path: str, mode: str = "r") -> zarr.Group:
         root = zarr.open_group(path, mode=mode)
     except Exception as exc:  # zarr raises several types for "not a group"
         raise SeisbatchError(path, f"not a Zarr store: {exc}") from exc
-    if "seisbatch" not in root.attrs and "amplitude" not in root:
-        raise SeisbatchError(path, "not a seisbatch store: no 'seisbatch' attributes and no 'amplitude' array")
+    if "seisbatch" not in root.attrs:
+        if "apiVersion" in root.attrs:  # MDIO v1 writes its version there
+            raise SeisbatchError(path, f"an MDIO {root.attrs['apiVersion']} store, not a seisbatch store: convert it "
+                                       "with `seisbatch convert STORE.mdio OUT.zarr` first")
+        raise SeisbatchError(path, "not a seisbatch store (no 'seisbatch' attributes): make one with `seisbatch convert`")
     return root
 
 

@@ -167,3 +167,24 @@ def test_export_to_the_input_path_is_refused(good, tmp_path, client):
     with pytest.raises(SeisbatchError, match="same path as the input"):
         export.export_segy(z, z, client=client, overwrite=True)
     assert store.open_complete(str(z))
+
+
+@pytest.mark.parametrize("kind", ["mdio", "plain"])
+def test_a_zarr_store_not_made_by_seisbatch_is_refused_untouched(kind, capsys, tmp_path):
+    """An MDIO v1 store (or any Zarr with an 'amplitude' array) is not mistaken for a seisbatch store."""
+    path = tmp_path / f"{kind}.zarr"
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    if kind == "mdio":
+        root.attrs.update({"apiVersion": "1.1.3", "name": "PostStack3DTime"})  # as MDIO 1.1.3 writes it
+    root.create_array("amplitude", shape=(4, 5, 60), chunks=(4, 5, 60), dtype="float32",
+                      dimension_names=["inline", "crossline", "time"])[:] = 1.0
+    root.create_array("trace_mask", shape=(4, 5), dtype="bool", dimension_names=["inline", "crossline"])[:] = True
+    before = sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
+    for argv in (["info", str(path)], ["export", str(path), str(tmp_path / "x.sgy"), "--workers", "1", "--quiet"],
+                 ["denoise", str(path), "--workers", "1", "--quiet"], ["qc", str(path), "--png", str(tmp_path / "qc.png")]):
+        code, err = run_cli(capsys, *argv)
+        assert code == 2 and str(path) in err and "not a seisbatch store" in err, (argv, err)
+        assert err.count("\n") == 1  # one line, no traceback
+        assert ("MDIO 1.1.3" in err) == (kind == "mdio")
+    assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*")) == before
+    assert not (tmp_path / "x.sgy").exists() and not (tmp_path / "qc.png").exists()

@@ -1,0 +1,148 @@
+"""MDIO v1 input (TGS's Zarr layout for seismic): recognise a store, check its variable and axes,
+and read blocks of amplitudes, trace mask and 240-byte trace headers in seisbatch's store order.
+
+MDIO v1 keeps amplitudes as float32 on (inline, crossline, time|depth) or (cdp|trace, time|depth),
+dead traces as NaN under a ``trace_mask``, and the trace headers as named fields (bytes 1-232 of
+the standard header). Imported with ``MDIO__IMPORT__RAW_HEADERS`` and
+``MDIO__IMPORT__SAVE_SEGY_FILE_HEADER`` it also keeps the 240 raw header bytes of every trace, the
+textual header (as text) and the raw binary header. What the store does not hold cannot come
+back: file headers are then made up, and sample values are those of float32.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+
+from . import segy_reader
+from .errors import SeisbatchError
+from .segy_format import SAMPLE_FORMATS
+
+SAMPLE_DIMS = {"time": "ms", "depth": "m"}  # MDIO's vertical axis names -> seisbatch's sample units
+STANDARD_HEADER_BYTES = 232  # MDIO's parsed standard fields cover bytes 1-232 in order
+
+
+@dataclass(frozen=True)
+class MdioVolume:
+    path: str
+    variable: str
+    api_version: str
+    dims: tuple[str, ...]  # MDIO's own names of the trace-grid axes
+    sample_dim: str
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+
+    @property
+    def store_dims(self) -> tuple[str, ...]:
+        """seisbatch's names of the trace-grid axes."""
+        return ("inline", "crossline") if len(self.dims) == 2 else ("trace",)
+
+
+def is_mdio(path: str | os.PathLike) -> bool:
+    """A local Zarr v3 group whose attributes name an MDIO API version."""
+    meta = os.path.join(os.fspath(path), "zarr.json")
+    if not os.path.isfile(meta):
+        return False
+    try:
+        with open(meta) as fh:
+            return "apiVersion" in json.load(fh).get("attributes", {})
+    except (OSError, ValueError):
+        return False
+
+
+def open_volume(path: str) -> MdioVolume:
+    """Check the store and its default variable, with a clear error for what seisbatch cannot hold."""
+    path = os.fspath(path)
+    root = zarr.open_group(path, mode="r")
+    attrs = dict(root.attrs)
+    version = str(attrs.get("apiVersion", "?"))
+    if not version.startswith("1."):
+        raise SeisbatchError(path, f"MDIO {version} store: only MDIO v1 stores (apiVersion 1.x) can be read")
+    variable = str(attrs.get("attributes", {}).get("defaultVariableName", "amplitude"))
+    if variable not in root or "trace_mask" not in root:
+        raise SeisbatchError(path, f"MDIO store without its variable {variable!r} or a trace_mask")
+    arr = root[variable]
+    names = tuple(arr.metadata.dimension_names or ())
+    if len(names) not in (2, 3) or names[-1] not in SAMPLE_DIMS:
+        raise SeisbatchError(path, f"MDIO variable {variable!r} has dims {names}: seisbatch reads post-stack 3D "
+                                   "(inline, crossline, time|depth) and 2D (trace axis, time|depth) data")
+    if len(names) == 3 and names[:2] != ("inline", "crossline"):
+        raise SeisbatchError(path, f"MDIO variable {variable!r} has dims {names}; a 3D survey needs (inline, crossline, ...)")
+    return MdioVolume(path, variable, version, names[:-1], names[-1], tuple(arr.shape), tuple(arr.chunks))
+
+
+def file_headers(vol: MdioVolume) -> tuple[bytes | None, bytes | None]:
+    """The textual header (EBCDIC, 3200 bytes) and binary header (400 bytes) MDIO kept, each None
+    when it did not keep it."""
+    root = zarr.open_group(vol.path, mode="r")
+    if "segy_file_header" not in root:
+        return None, None
+    attrs = dict(root["segy_file_header"].attrs)
+    text = None
+    if attrs.get("textHeader"):
+        lines = str(attrs["textHeader"]).splitlines()
+        text = "".join(line[:80].ljust(80) for line in lines[:40]).ljust(3200).encode("cp037", errors="replace")
+    binary = base64.b64decode(attrs["rawBinaryHeader"]) if attrs.get("rawBinaryHeader") else None
+    return text, binary if binary is not None and len(binary) == 400 else None
+
+
+def binary_format(binary: bytes, path: str) -> tuple[int, str]:
+    """Sample format code and byte order that a raw binary header states."""
+    endian = segy_reader.detect_endian(bytes(segy_reader.TEXT_SIZE) + binary, path)
+    fmt = int.from_bytes(binary[segy_reader.BIN_FORMAT - 3201 : segy_reader.BIN_FORMAT - 3199], endian, signed=True)
+    return (fmt, endian) if fmt in SAMPLE_FORMATS else (5, endian)
+
+
+def has_headers(vol: MdioVolume) -> bool:
+    """Whether 240-byte trace headers can be rebuilt: raw headers, or the standard parsed fields."""
+    root = zarr.open_group(vol.path, mode="r")
+    if "raw_headers" in root:
+        return True
+    return "headers" in root and root["headers"].dtype.itemsize == STANDARD_HEADER_BYTES
+
+
+def read_block(vol: MdioVolume, grid: tuple[slice, ...], samples: slice) -> np.ndarray:
+    """float32 amplitudes of one block, dead traces (NaN in MDIO) as 0."""
+    root = zarr.open_group(vol.path, mode="r")
+    amp = np.asarray(root[vol.variable][grid + (samples,)], dtype=np.float32)
+    live = np.asarray(root["trace_mask"][grid], dtype=bool)
+    amp[~live] = 0.0
+    return amp
+
+
+def read_mask(vol: MdioVolume, grid: tuple[slice, ...] | None = None) -> np.ndarray:
+    root = zarr.open_group(vol.path, mode="r")
+    return np.asarray(root["trace_mask"][grid if grid is not None else ...], dtype=bool)
+
+
+def read_headers(vol: MdioVolume, grid: tuple[slice, ...], endian: str) -> np.ndarray:
+    """(..., 240) uint8 trace headers: MDIO's raw bytes when kept, else its parsed standard fields
+    packed back at their byte positions in ``endian`` order (bytes 233-240 zero)."""
+    root = zarr.open_group(vol.path, mode="r")
+    if "raw_headers" in root:
+        raw = np.asarray(root["raw_headers"][grid])
+        return raw.view(np.uint8).reshape(raw.shape + (240,))
+    parsed = np.asarray(root["headers"][grid])
+    order = ">" if endian == "big" else "<"
+    packed = parsed.astype(parsed.dtype.newbyteorder(order)).view(np.uint8).reshape(parsed.shape + (STANDARD_HEADER_BYTES,))
+    out = np.zeros(parsed.shape + (240,), dtype=np.uint8)
+    out[..., :STANDARD_HEADER_BYTES] = packed
+    return out
+
+
+def axes(vol: MdioVolume) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Grid axis values under seisbatch's names, the sample axis (float64), and cdp_x/cdp_y on the
+    grid where MDIO has them."""
+    root = zarr.open_group(vol.path, mode="r")
+    grid = {}
+    for ours, theirs, n in zip(vol.store_dims, vol.dims, vol.shape):
+        grid[ours] = np.asarray(root[theirs][:], dtype=np.int64) if theirs in root else np.arange(n, dtype=np.int64)
+    samples = np.asarray(root[vol.sample_dim][:], dtype=np.float64)
+    coords = {n: np.asarray(root[n][:], dtype=np.float64) for n in ("cdp_x", "cdp_y")
+              if n in root and tuple(root[n].shape) == vol.shape[:-1]}
+    return grid, samples, coords
