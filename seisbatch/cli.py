@@ -124,6 +124,15 @@ def format_info(d: dict) -> str:
         for k, p in d.get("patches", {}).items():
             lines.append(f"  /{k} holds {p['count']} training patches of {p['size'][0]}x{p['size'][1]} (not a survey; use `seisbatch train`)")
         return "\n".join(lines)
+    if d["kind"] == "mdio":
+        kept = [k for k, v in (("trace headers", d["trace_headers"]), ("textual header", d["text_header"]),
+                               ("binary header", d["binary_header"])) if v]
+        lines += [f"  MDIO {d['api_version']}, variable {d['variable']!r}: " + "  ".join(f"{k}={v}" for k, v in d["dims"].items()),
+                  f"  samples:    {d['sample_range'][0]:g}..{d['sample_range'][1]:g} {d['sample_units']}",
+                  f"  traces:     {d['live_traces']} live",
+                  f"  kept:       {', '.join(kept) or 'no headers'} (what is missing is made up by convert)",
+                  "  convert it with `seisbatch convert` to denoise it"]
+        return "\n".join(lines)
     geom = d.get("geometry", {})
     lines.append(f"  geometry:   {geom.get('kind', '?')}" + "".join(f"\n              note: {n}" for n in geom.get("notes", [])))
     lines.append("  dims:       " + "  ".join(f"{k}={v}" for k, v in d["dims"].items()))

@@ -9,7 +9,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from . import geometry, hdf5_source, segy_reader, store
+from . import geometry, hdf5_source, mdio_source, segy_reader, store
 from .errors import SeisbatchError
 from .segy_format import SAMPLE_FORMATS
 
@@ -17,6 +17,8 @@ from .segy_format import SAMPLE_FORMATS
 def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193) -> dict[str, Any]:
     """Describe whatever ``path`` is."""
     path = os.fspath(path)
+    if mdio_source.is_mdio(path):
+        return describe_mdio(path)
     if store.is_url(path) or os.path.isdir(path):
         return describe_store(path)
     if not os.path.exists(path):
@@ -94,6 +96,21 @@ def decode_text(raw: bytes) -> str:
     ascii_like = sum(32 <= b < 127 for b in raw) > 0.9 * len(raw)
     text = raw.decode("ascii", "replace") if ascii_like else raw.decode("cp037", "replace")
     return "\n".join(text[i : i + 80].rstrip() for i in range(0, len(text), 80))
+
+
+def describe_mdio(path: str) -> dict[str, Any]:
+    """What `convert` would take from an MDIO v1 store."""
+    vol = mdio_source.open_volume(path)
+    _, samples, _ = mdio_source.axes(vol)
+    text, binary = mdio_source.file_headers(vol)
+    return {
+        "kind": "mdio", "path": path, "api_version": vol.api_version, "variable": vol.variable,
+        "dims": dict(zip(vol.dims + (vol.sample_dim,), vol.shape)), "chunks": list(vol.chunks),
+        "sample_range": [float(samples[0]), float(samples[-1])] if len(samples) else [],
+        "sample_units": mdio_source.SAMPLE_DIMS[vol.sample_dim],
+        "live_traces": int(mdio_source.read_mask(vol).sum()),
+        "trace_headers": mdio_source.has_headers(vol), "text_header": text is not None, "binary_header": binary is not None,
+    }
 
 
 def describe_hdf5(path: str) -> dict[str, Any]:

@@ -125,3 +125,11 @@ def test_a_2d_line(tmp_path, client):
     # so a few of its characters do not survive. Everything after it comes back byte for byte.
     assert len(back) == len(first) and back[3200:] == first[3200:]
     assert sum(a != b for a, b in zip(back[:3200], first[:3200])) < 100
+
+
+def test_info_says_what_convert_would_take(capsys):
+    for path, kept in ((FULL, "trace headers, textual header, binary header"), (PLAIN, "trace headers (")):
+        assert cli.main(["info", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert "MDIO 1.1.3, variable 'amplitude': inline=23  crossline=18  time=75" in out
+        assert "239 live" in out and f"kept:       {kept}" in out
