@@ -13,7 +13,8 @@ seisbatch runs with its default amplitude compression (lz4) and, as "seisbatch-n
 Each of the floor and seisbatch runs --repeat times; the ratio of best runs and that of first runs
 are printed, and every run's time. (On a VM the first run in a while is slower: memory that has
 not been touched recently is slow to map again. That hits the floor's 490 MB array most.)
-A yardstick row, "zarr-write", times only the writing of the already decoded amplitudes into
+With MDIO, a "from-mdio" row times seisbatch converting the MDIO store just made (MB/s of the
+SEG-Y file's size, for comparison). A yardstick row, "zarr-write", times only the writing of the already decoded amplitudes into
 Zarr (seisbatch's chunks and codec, --workers processes): what no conversion into Zarr can avoid.
 Peak memory: the most resident memory of the contender's process tree above what it held before.
 
@@ -124,6 +125,16 @@ def seisbatch_convert(path: str, out: str, workers: int, compression: str | None
     return m
 
 
+def seisbatch_from_mdio(store_path: str, out: str, workers: int) -> dict:
+    """seisbatch converting the MDIO store that MDIO just made (the other direction of a migration)."""
+    shutil.rmtree(out, ignore_errors=True)
+    with engine.dask_client(workers=workers) as client:
+        client.wait_for_workers(workers)
+        with measure() as m:
+            convert.convert_mdio(store_path, out, client=client)
+    return m
+
+
 def best_of(fn, repeat: int) -> dict:
     """The fastest of ``repeat`` runs, with every run's seconds and the highest peak."""
     runs = [fn() for _ in range(repeat)]
@@ -188,6 +199,9 @@ def main() -> None:
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
         if mdio:
             res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio", before=cold), 1)
+            res["from-mdio"] = best_of(lambda: seisbatch_from_mdio(src + ".mdio", src + ".from-mdio.zarr", args.workers),
+                                       args.repeat)
+            shutil.rmtree(src + ".from-mdio.zarr", ignore_errors=True)
         for name, m in res.items():
             rows.append((fmt, name, size, m["seconds"], size / m["seconds"], m["peak_above"] / MB,
                          " ".join(f"{t:.2f}" for t in m["runs"])))
