@@ -73,6 +73,10 @@ def open_volume(path: str) -> MdioVolume:
                                    "(inline, crossline, time|depth) and 2D (trace axis, time|depth) data")
     if len(names) == 3 and names[:2] != ("inline", "crossline"):
         raise SeisbatchError(path, f"MDIO variable {variable!r} has dims {names}; a 3D survey needs (inline, crossline, ...)")
+    if names[-1] not in root or tuple(root[names[-1]].shape) != (arr.shape[-1],):
+        raise SeisbatchError(path, f"MDIO store without its {names[-1]!r} axis values")
+    if tuple(root["trace_mask"].shape) != tuple(arr.shape[:-1]):
+        raise SeisbatchError(path, f"MDIO trace_mask of shape {root['trace_mask'].shape} does not match {variable!r} {arr.shape}")
     return MdioVolume(path, variable, version, names[:-1], names[-1], tuple(arr.shape), tuple(arr.chunks))
 
 

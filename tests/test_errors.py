@@ -179,9 +179,15 @@ def test_a_zarr_store_not_made_by_seisbatch_is_refused_untouched(kind, capsys, t
     root.create_array("amplitude", shape=(4, 5, 60), chunks=(4, 5, 60), dtype="float32",
                       dimension_names=["inline", "crossline", "time"])[:] = 1.0
     root.create_array("trace_mask", shape=(4, 5), dtype="bool", dimension_names=["inline", "crossline"])[:] = True
+    root.create_array("time", shape=(60,), dtype="int32", dimension_names=["time"])[:] = np.arange(60) * 4
     before = sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
-    for argv in (["info", str(path)], ["export", str(path), str(tmp_path / "x.sgy"), "--workers", "1", "--quiet"],
-                 ["denoise", str(path), "--workers", "1", "--quiet"], ["qc", str(path), "--png", str(tmp_path / "qc.png")]):
+    commands = [["export", str(path), str(tmp_path / "x.sgy"), "--workers", "1", "--quiet"],
+                ["denoise", str(path), "--workers", "1", "--quiet"], ["qc", str(path), "--png", str(tmp_path / "qc.png")]]
+    if kind == "mdio":  # info describes an MDIO store (what convert would take from it)
+        assert cli.main(["info", str(path)]) == 0 and "MDIO 1.1.3" in capsys.readouterr().out
+    else:
+        commands.append(["info", str(path)])
+    for argv in commands:
         code, err = run_cli(capsys, *argv)
         assert code == 2 and str(path) in err and "not a seisbatch store" in err, (argv, err)
         assert err.count("\n") == 1  # one line, no traceback

@@ -133,3 +133,16 @@ def test_info_says_what_convert_would_take(capsys):
         out = capsys.readouterr().out
         assert "MDIO 1.1.3, variable 'amplitude': inline=23  crossline=18  time=75" in out
         assert "239 live" in out and f"kept:       {kept}" in out
+
+
+def test_an_mdio_store_missing_its_axis_or_with_a_wrong_mask_is_refused(tmp_path):
+    for broken in ("time", "trace_mask"):
+        path = tmp_path / f"no-{broken}.mdio"
+        shutil.copytree(FULL, path)
+        g = zarr.open_group(path, mode="r+")
+        del g[broken]
+        if broken == "trace_mask":
+            g.create_array("trace_mask", shape=(3, 3), dtype="bool", dimension_names=["inline", "crossline"])
+        with pytest.raises(SeisbatchError, match="axis values" if broken == "time" else "does not match"):
+            convert.convert_mdio(path, tmp_path / "out.zarr")
+        assert cli.main(["info", str(path)]) == 2  # one clear line, not a traceback
