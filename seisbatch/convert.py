@@ -367,6 +367,7 @@ def convert_mdio(
     mask = mdio_source.read_mask(vol)
     text, binary = mdio_source.file_headers(vol)
     notes = [f"from an MDIO {vol.api_version} store ({vol.variable} on {', '.join(vol.dims + (vol.sample_dim,))})"]
+    units = mdio_source.SAMPLE_DIMS[vol.sample_dim]
     dt = float(samples[1] - samples[0]) if ns > 1 else 4.0
     dt_us = int(round(dt * 1000))
     if binary is not None:
@@ -382,7 +383,13 @@ def convert_mdio(
     with_headers = mdio_source.has_headers(vol)
     if not with_headers:
         notes.append("trace headers made up at export (the MDIO store has neither raw nor standard headers)")
-    units = mdio_source.SAMPLE_DIMS[vol.sample_dim]
+    elif mask.any() and ns:
+        first = tuple(slice(int(i), int(i) + 1) for i in np.argwhere(mask)[0])
+        delay = int.from_bytes(mdio_source.read_headers(vol, first, endian).ravel()[segy_reader.TH_DELAY - 1:
+                               segy_reader.TH_DELAY + 1].tobytes(), endian, signed=True)
+        if delay != samples[0]:
+            notes.append(f"the trace headers give a {delay} {units} recording delay; MDIO's {vol.sample_dim} axis, "
+                         f"kept as the sample axis, starts at {samples[0]:g} {units}")
     n_live = int(mask.sum())
     source = dict(_source_id(src), format="mdio", variable=vol.variable)
     options = {"chunks": list(chunks), "compression": compression}

@@ -33,6 +33,8 @@ def test_with_raw_and_file_headers_the_original_segy_comes_back_byte_for_byte(tm
     summary = convert.convert_mdio(FULL, z, client=client)
     assert summary["geometry"] == "3d" and summary["traces"] == 239
     assert not any("made up" in n for n in summary["notes"])
+    # MDIO 1.1.3 starts its time axis at 0; the file's headers say the first sample is at 4 ms
+    assert any("4 ms recording delay" in n and "starts at 0 ms" in n for n in summary["notes"])
     export.export_segy(z, tmp_path / "back.sgy", client=client)
     assert filecmp.cmp(SEGY, tmp_path / "back.sgy", shallow=False)
     direct = convert.convert_segy(SEGY, tmp_path / "direct.zarr", client=client)
@@ -117,6 +119,7 @@ def test_a_2d_line(tmp_path, client):
     z = tmp_path / "line.zarr"
     summary = convert.convert_mdio(DATA / "mdio" / "gundih_2d_100.mdio", z, client=client)
     assert summary["geometry"] == "2d" and summary["shape"] == [100, 1499]
+    assert not any("recording delay" in n for n in summary["notes"])  # this line has none
     root = zarr.open_group(z, mode="r")
     assert tuple(root["amplitude"].metadata.dimension_names) == ("trace", "sample")
     export.export_segy(z, tmp_path / "back.sgy", client=client)
