@@ -67,6 +67,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         try:
             chunks = convert.parse_chunks(args.chunks)
             if is_mdio(args.input):
+                if args.checksum:
+                    raise SeisbatchError(args.input, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
                 summary = convert.convert_mdio(
                     args.input, args.output, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
                     compression=args.compression,
@@ -340,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
                    "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")
     c.add_argument("--checksum", action="store_true", default=None,
-                   help="also record the input file's sha256 in the store (reads the whole file once more, on one worker; "
+                   help="also record the input file's sha256 in the store (SEG-Y and HDF5; reads the whole file once more, on one worker; "
                    "default: setting seisbatch.convert.checksum, off). Path, size and modification time are always recorded")
     c.add_argument("--compression", choices=["lz4", "zstd", "none"],
                    help="lossless codec of the amplitudes (default: setting seisbatch.convert.compression, lz4). "

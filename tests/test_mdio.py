@@ -107,6 +107,8 @@ def test_what_seisbatch_cannot_hold_is_refused_clearly(tmp_path):
     with pytest.raises(SeisbatchError, match="only MDIO v1"):
         convert.convert_mdio(old, tmp_path / "out.zarr")
     assert not (tmp_path / "out.zarr").exists()
+    assert cli.main(["convert", str(FULL), str(tmp_path / "out.zarr"), "--checksum", "--workers", "1", "--quiet"]) == 2
+    assert not (tmp_path / "out.zarr").exists()  # a directory has no sha256: refused before anything is written
     with pytest.raises(SeisbatchError, match="not a seisbatch store: convert it with `seisbatch convert "):
         store.open_complete(str(FULL))  # denoise, export and qc take seisbatch stores only
 
