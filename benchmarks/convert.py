@@ -114,24 +114,17 @@ def in_fresh_process(*args: str, before=None) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def seisbatch_convert(path: str, out: str, workers: int, compression: str | None = None, before=None) -> dict:
+def seisbatch_convert(path: str, out: str, workers: int, compression: str | None = None, before=None,
+                      converter=convert.convert_segy) -> dict:
+    """One timed conversion on a freshly started cluster (``converter``: convert_mdio for the
+    MDIO store that MDIO just made, the other direction of a migration)."""
     shutil.rmtree(out, ignore_errors=True)
     with engine.dask_client(workers=workers) as client:
         client.wait_for_workers(workers)
         if before:
             before()
         with measure() as m:
-            convert.convert_segy(path, out, client=client, compression=compression)
-    return m
-
-
-def seisbatch_from_mdio(store_path: str, out: str, workers: int) -> dict:
-    """seisbatch converting the MDIO store that MDIO just made (the other direction of a migration)."""
-    shutil.rmtree(out, ignore_errors=True)
-    with engine.dask_client(workers=workers) as client:
-        client.wait_for_workers(workers)
-        with measure() as m:
-            convert.convert_mdio(store_path, out, client=client)
+            converter(path, out, client=client, compression=compression)
     return m
 
 
@@ -199,7 +192,8 @@ def main() -> None:
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
         if mdio:
             res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio", before=cold), 1)
-            res["from-mdio"] = best_of(lambda: seisbatch_from_mdio(src + ".mdio", src + ".from-mdio.zarr", args.workers),
+            res["from-mdio"] = best_of(lambda: seisbatch_convert(src + ".mdio", src + ".from-mdio.zarr", args.workers,
+                                                                 converter=convert.convert_mdio),
                                        args.repeat)
             shutil.rmtree(src + ".from-mdio.zarr", ignore_errors=True)
         for name, m in res.items():

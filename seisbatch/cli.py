@@ -58,7 +58,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import h5py
 
     from . import convert, engine
-
     from .mdio_source import is_mdio
 
     update, close = _progress("convert", args.quiet)

@@ -19,7 +19,7 @@ from distributed import Client
 
 from . import config, engine, geometry, hdf5_source, locking, mdio_source, segy_reader, segy_writer, stats, store
 from .errors import SeisbatchError
-from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows
+from .segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, decode, lossy_rows, sample_size
 
 
 def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
@@ -74,13 +74,6 @@ def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress
     if missing:
         raise SeisbatchError(dst, f"{missing} blocks were not written; run the same command again to finish")
     return [stats.from_row(r) for r in rows], sha
-
-
-def _compression(name: str | None) -> str:
-    """The amplitude codec's name, checked before anything is written."""
-    name = name or str(config.get("convert.compression"))
-    store.amplitude_codec(name)
-    return name
 
 
 def _with_digest(source: dict, sha: str | None) -> dict:
@@ -196,7 +189,7 @@ def convert_segy(
     keep_raw = layout.format not in EXACT_IN_FLOAT32
     dt_ms = layout.sample_interval_us / 1000.0
     source = dict(_source_id(src), format="segy")
-    compression = _compression(compression)
+    compression = store.compression_name(compression)  # checked before anything is written
     options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
                "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
                "compression": compression}
@@ -290,7 +283,7 @@ def convert_hdf5(
         raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
     axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
     source = dict(_source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
-    compression = _compression(compression)
+    compression = store.compression_name(compression)  # checked before anything is written
     options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units,
                "compression": compression}
     attrs = {
@@ -334,7 +327,7 @@ def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
     if live.any():  # a block without traces keeps the fill values: nothing to write
         amp = store.writable(path, "amplitude", run)
         for s in range(0, v.shape[-1], slab):
-            data = mdio_source.read_block(v, block, slice(s, s + slab))
+            data = mdio_source.read_block(v, block, slice(s, s + slab), live)
             amp[block + (slice(s, s + slab),)] = data
             parts.append(stats.block_stats(data[live]))
         if endian is not None:
@@ -362,7 +355,7 @@ def convert_mdio(
     chunks = chunks or store.default_chunks(dims, ns)
     if len(chunks) != len(vol.shape):
         raise SeisbatchError(src, f"--chunks needs {len(vol.shape)} sizes for this store")
-    compression = _compression(compression)
+    compression = store.compression_name(compression)  # checked before anything is written
     grid_axes, samples, coords = mdio_source.axes(vol)
     mask = mdio_source.read_mask(vol)
     text, binary = mdio_source.file_headers(vol)
@@ -384,9 +377,7 @@ def convert_mdio(
     if not with_headers:
         notes.append("trace headers made up at export (the MDIO store has neither raw nor standard headers)")
     elif mask.any() and ns:
-        first = tuple(slice(int(i), int(i) + 1) for i in np.argwhere(mask)[0])
-        delay = int.from_bytes(mdio_source.read_headers(vol, first, endian).ravel()[segy_reader.TH_DELAY - 1:
-                               segy_reader.TH_DELAY + 1].tobytes(), endian, signed=True)
+        delay = mdio_source.recording_delay(vol, mask, endian)
         if delay != samples[0]:
             notes.append(f"the trace headers give a {delay} {units} recording delay; MDIO's {vol.sample_dim} axis, "
                          f"kept as the sample axis, starts at {samples[0]:g} {units}")
@@ -399,7 +390,7 @@ def convert_mdio(
         "segy": {
             "path": src, "endian": endian, "format": fmt, "n_samples": ns, "sample_interval_us": dt_us,
             "delay_ms": int(samples[0]) if ns else 0, "n_ext_headers": 0, "n_traces": n_live,
-            "file_size": 3600 + n_live * (240 + ns * np.dtype(SAMPLE_FORMATS[fmt][0]).itemsize),
+            "file_size": 3600 + n_live * (240 + ns * sample_size(fmt)),
             "format_name": SAMPLE_FORMATS[fmt][1],
             "text_header": store.b64(text), "binary_header": store.b64(binary), "ext_headers": [],
         },

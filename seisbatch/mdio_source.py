@@ -97,8 +97,9 @@ def file_headers(vol: MdioVolume) -> tuple[bytes | None, bytes | None]:
 
 def binary_format(binary: bytes, path: str) -> tuple[int, str]:
     """Sample format code and byte order that a raw binary header states."""
-    endian = segy_reader.detect_endian(bytes(segy_reader.TEXT_SIZE) + binary, path)
-    fmt = int.from_bytes(binary[segy_reader.BIN_FORMAT - 3201 : segy_reader.BIN_FORMAT - 3199], endian, signed=True)
+    head = bytes(segy_reader.TEXT_SIZE) + binary  # positions counted from the file start
+    endian = segy_reader.detect_endian(head, path)
+    fmt = segy_reader._int(head, segy_reader.BIN_FORMAT, 2, endian)
     return (fmt, endian) if fmt in SAMPLE_FORMATS else (5, endian)
 
 
@@ -110,11 +111,10 @@ def has_headers(vol: MdioVolume) -> bool:
     return "headers" in root and root["headers"].dtype.itemsize == STANDARD_HEADER_BYTES
 
 
-def read_block(vol: MdioVolume, grid: tuple[slice, ...], samples: slice) -> np.ndarray:
-    """float32 amplitudes of one block, dead traces (NaN in MDIO) as 0."""
+def read_block(vol: MdioVolume, grid: tuple[slice, ...], samples: slice, live: np.ndarray) -> np.ndarray:
+    """float32 amplitudes of one block, dead traces (NaN in MDIO; ``live`` is the block's mask) as 0."""
     root = zarr.open_group(vol.path, mode="r")
     amp = np.asarray(root[vol.variable][grid + (samples,)], dtype=np.float32)
-    live = np.asarray(root["trace_mask"][grid], dtype=bool)
     amp[~live] = 0.0
     return amp
 
@@ -137,6 +137,12 @@ def read_headers(vol: MdioVolume, grid: tuple[slice, ...], endian: str) -> np.nd
     out = np.zeros(parsed.shape + (240,), dtype=np.uint8)
     out[..., :STANDARD_HEADER_BYTES] = packed
     return out
+
+
+def recording_delay(vol: MdioVolume, mask: np.ndarray, endian: str) -> int:
+    """Delay recording time (trace header bytes 109-110) of the first live trace."""
+    first = tuple(slice(int(i), int(i) + 1) for i in np.argwhere(mask)[0])
+    return segy_reader._int(read_headers(vol, first, endian).tobytes(), segy_reader.TH_DELAY, 2, endian)
 
 
 def axes(vol: MdioVolume) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:

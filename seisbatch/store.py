@@ -42,12 +42,17 @@ AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
 HEADER_BYTES = 240
 
 
-def amplitude_codec(name: str | None = None) -> BloscCodec | None:
-    """The amplitude codec called ``name`` (default: setting ``seisbatch.convert.compression``)."""
+def compression_name(name: str | None = None) -> str:
+    """``name`` (default: setting ``seisbatch.convert.compression``), checked to be a known codec."""
     name = name or str(config.get("convert.compression"))
     if name not in AMPLITUDE_CODECS:
         raise SeisbatchError(None, f"unknown compression {name!r}: choose one of {', '.join(AMPLITUDE_CODECS)}")
-    return AMPLITUDE_CODECS[name]
+    return name
+
+
+def amplitude_codec(name: str | None = None) -> BloscCodec | None:
+    """The amplitude codec called ``name`` (default: setting ``seisbatch.convert.compression``)."""
+    return AMPLITUDE_CODECS[compression_name(name)]
 
 
 def b64(data: bytes) -> str:
