@@ -31,6 +31,8 @@ def _progress(desc: str, quiet: bool) -> tuple[Callable[[int, int], None] | None
             bar["bar"] = tqdm(total=total, desc=desc, unit="task", file=sys.stderr, dynamic_ncols=True)
         bar["bar"].n = done
         bar["bar"].refresh()
+        if done >= total:  # finished: the line stays, and the next phase's bar starts below it
+            bar["bar"].close()
 
     return update, lambda: bar["bar"].close() if "bar" in bar else None
 
@@ -61,6 +63,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .mdio_source import is_mdio
 
     update, close = _progress("convert", args.quiet)
+    scan_update, scan_close = _progress("scan headers", args.quiet)
     is_hdf5 = os.path.isfile(args.input) and h5py.is_hdf5(args.input)
     with engine.dask_client(**_client_kwargs(args)) as client:
         try:
@@ -83,8 +86,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
                     args.input, args.output, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
                     geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
                     overwrite=args.overwrite, progress=update, checksum=args.checksum, compression=args.compression,
+                    scan_progress=scan_update,
                 )
         finally:
+            scan_close()
             close()
     s = summary["stats"]
     print(f"{args.input} -> {args.output}: {summary['geometry']} survey {' x '.join(map(str, summary['shape']))}, "

@@ -140,6 +140,35 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
     store.write_block_row(path, index, stats.to_row(part), run)
 
 
+def header_piece_task(layout: dict, bytes_: list[int], start: int, stop: int) -> dict[int, np.ndarray]:
+    """Worker: the header fields of file traces ``start``..``stop``."""
+    return segy_reader.read_header_fields(segy_reader.SegyLayout(**layout), bytes_, start=start, stop=stop)
+
+
+def plan_scan(n_traces: int, trace_bytes: int, n_workers: int, piece_mb: float) -> list[tuple[int, int]]:
+    """Trace ranges for the header scan: one per worker, each at most ``piece_mb`` MiB of file and at
+    least 32 MiB (smaller pieces cost more in task overhead than they save); a single range means
+    the client scans the file itself."""
+    size = n_traces * trace_bytes
+    piece = min(piece_mb * 2**20, max(32 * 2**20, size / max(n_workers, 1)))
+    per = max(1, int(piece // trace_bytes))
+    return [(a, min(a + per, n_traces)) for a in range(0, n_traces, per)] or [(0, 0)]
+
+
+def scan_header_fields(c: Client, layout: segy_reader.SegyLayout, bytes_: list[int],
+                       progress: engine.Progress | None = None) -> dict[int, np.ndarray]:
+    """Header fields of every trace, read by the cluster's workers in pieces (setting
+    ``seisbatch.convert.scan-piece-mb``) when the file is large enough to share: for a survey of
+    hundreds of GB the pass over every header is a read of the whole file, which one client would
+    do alone, silently, before any block starts."""
+    pieces = plan_scan(layout.n_traces, layout.trace_bytes, len(c.scheduler_info().get("workers", {})),
+                       float(config.get("convert.scan-piece-mb")))
+    if len(pieces) == 1:
+        return segy_reader.read_header_fields(layout, bytes_)
+    parts = engine.run_tasks(c, header_piece_task, [(layout.to_dict(), bytes_, a, b) for a, b in pieces], progress)
+    return {b: np.concatenate([p[b] for p in parts]) for b in bytes_}
+
+
 def _trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
                   il_byte: int, xl_byte: int) -> dict[str, np.ndarray]:
     """cdp_x/cdp_y (scaled) on the grid, and for trace-ordered data the header line numbers."""
@@ -172,68 +201,70 @@ def convert_segy(
     workers: int | None = None,
     checksum: bool | None = None,
     compression: str | None = None,
+    scan_progress: engine.Progress | None = None,
 ) -> dict[str, Any]:
     """Convert a SEG-Y file into a new store at ``dst``; returns a summary. ``checksum`` (default:
     setting ``seisbatch.convert.checksum``) also records the file's sha256; ``compression`` names
-    the amplitude codec (default: setting ``seisbatch.convert.compression``)."""
+    the amplitude codec (default: setting ``seisbatch.convert.compression``); ``progress`` follows
+    the blocks and ``scan_progress`` the pieces of the header scan (when the workers share it)."""
     src, dst = os.fspath(src), os.fspath(dst)
     layout = segy_reader.scan(src, endian)
-    wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
-    fields = segy_reader.read_header_fields(layout, wanted)
-    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
-    text, binary, ext = segy_reader.read_file_header(layout)
-    ns = layout.n_samples
-    chunks = chunks or store.default_chunks(geom.dims, ns)
-    if len(chunks) != len(geom.dims) + 1:
-        raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
-    keep_raw = layout.format not in EXACT_IN_FLOAT32
-    dt_ms = layout.sample_interval_us / 1000.0
-    source = dict(_source_id(src), format="segy")
-    compression = store.compression_name(compression)  # checked before anything is written
-    options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
-               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
-               "compression": compression}
-    attrs = {
-        "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
-                     "inline_byte": inline_byte, "crossline_byte": crossline_byte},
-        "source": source,
-        "segy": {
-            **layout.to_dict(),
-            "format_name": SAMPLE_FORMATS[layout.format][1],
-            "text_header": store.b64(text),
-            "binary_header": store.b64(binary),
-            "ext_headers": [store.b64(e) for e in ext],
-        },
-        "sample_interval": dt_ms,
-        "sample_units": sample_units,
-        "convert_options": options,
-    }
-    g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
-    g2f[geom.grid_index] = np.arange(layout.n_traces)
-    g2f = g2f.reshape(geom.grid_shape)
-    blocks = plan_blocks(geom.grid_shape, chunks[:-1])
-    with locking.store_lock(dst):
-        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
-            store.create(
-                dst, dims=geom.dims, axes=geom.axes,
-                samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
-                chunks=chunks, attrs=attrs, with_headers=True,
-                with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
-                n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
-                compression=compression,
-            )
-            store.write_trace_order(dst, geom.grid_index)
-            store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
-        with engine.maybe_client(client, workers=workers) as c:
+    compression = store.compression_name(compression)  # checked before anything is started or written
+    with engine.maybe_client(client, workers=workers) as c:
+        wanted = sorted({inline_byte, crossline_byte, segy_reader.TH_CDP_X, segy_reader.TH_CDP_Y, segy_reader.TH_SCALCO})
+        fields = scan_header_fields(c, layout, wanted, scan_progress)
+        geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
+        text, binary, ext = segy_reader.read_file_header(layout)
+        ns = layout.n_samples
+        chunks = chunks or store.default_chunks(geom.dims, ns)
+        if len(chunks) != len(geom.dims) + 1:
+            raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
+        keep_raw = layout.format not in EXACT_IN_FLOAT32
+        dt_ms = layout.sample_interval_us / 1000.0
+        source = dict(_source_id(src), format="segy")
+        options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
+                   "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
+                   "compression": compression}
+        attrs = {
+            "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
+                         "inline_byte": inline_byte, "crossline_byte": crossline_byte},
+            "source": source,
+            "segy": {
+                **layout.to_dict(),
+                "format_name": SAMPLE_FORMATS[layout.format][1],
+                "text_header": store.b64(text),
+                "binary_header": store.b64(binary),
+                "ext_headers": [store.b64(e) for e in ext],
+            },
+            "sample_interval": dt_ms,
+            "sample_units": sample_units,
+            "convert_options": options,
+        }
+        g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
+        g2f[geom.grid_index] = np.arange(layout.n_traces)
+        g2f = g2f.reshape(geom.grid_shape)
+        blocks = plan_blocks(geom.grid_shape, chunks[:-1])
+        with locking.store_lock(dst):
+            if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+                store.create(
+                    dst, dims=geom.dims, axes=geom.axes,
+                    samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
+                    chunks=chunks, attrs=attrs, with_headers=True,
+                    with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
+                    n_file_traces=layout.n_traces, trace_coords=_trace_coords(layout, geom, fields, inline_byte, crossline_byte),
+                    compression=compression,
+                )
+                store.write_trace_order(dst, geom.grid_index)
+                store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
             lay, run = layout.to_dict(), uuid.uuid4().hex
             parts, sha = _run_blocks(c, src, dst, segy_block_task,
                                      [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)], progress,
                                      checksum)
-        survey = stats.merge(parts)
-        n_raw = sum(p["raw_traces"] for p in parts)
-        store.finish(dst, stats=survey, source=_with_digest(source, sha), raw_traces=n_raw)
-    return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
-            "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}
+            survey = stats.merge(parts)
+            n_raw = sum(p["raw_traces"] for p in parts)
+            store.finish(dst, stats=survey, source=_with_digest(source, sha), raw_traces=n_raw)
+        return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
+                "blocks": len(blocks), "stats": survey, "raw_traces": n_raw, "notes": geom.notes}
 
 
 # ---------------------------------------------------------------- HDF5

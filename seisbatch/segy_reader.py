@@ -239,22 +239,26 @@ def field_width(byte: int) -> int:
     return 4 if nxt - byte >= 4 else 2
 
 
-def read_header_fields(layout: SegyLayout, bytes_: list[int], traces_per_map: int = 2048) -> dict[int, np.ndarray]:
-    """Header fields of every trace by their standard byte positions, in one pass over the file's
-    trace headers: strided views of memory maps of ``traces_per_map`` traces (64 MiB at most) at a
-    time (one page touched per trace; maps stay small to keep resident memory at a few tens of MB
-    whatever the file size). Each map is first advised as needed, so the kernel reads it ahead in one go instead
-    of page by page: 1.7x faster on a file not in the page cache (benchmarks/header_scan.py)."""
+def read_header_fields(layout: SegyLayout, bytes_: list[int], traces_per_map: int = 2048, start: int = 0,
+                       stop: int | None = None) -> dict[int, np.ndarray]:
+    """Header fields of traces ``start``..``stop`` (default: every trace) by their standard byte
+    positions, in one pass over those trace headers: strided views of memory maps of
+    ``traces_per_map`` traces (64 MiB at most) at a time (one page touched per trace; maps stay
+    small to keep resident memory at a few tens of MB whatever the file size). Each map is first
+    advised as needed, so the kernel reads it ahead in one go instead of page by page: 1.7x faster
+    on a file not in the page cache (benchmarks/header_scan.py). A range lets several workers
+    share the pass over a large file."""
     bad = [b for b in bytes_ if b not in _FIELD_STARTS]
     if bad:
         raise SeisbatchError(layout.path, f"header bytes {bad} must each start a standard trace header field")
+    stop = layout.n_traces if stop is None else stop
     order = ">" if layout.endian == "big" else "<"
-    out = {b: np.empty(layout.n_traces, np.int64) for b in bytes_}
+    out = {b: np.empty(stop - start, np.int64) for b in bytes_}
     traces_per_map = max(1, min(traces_per_map, (64 << 20) // layout.trace_bytes))  # read ahead at most 64 MiB at once
-    for start in range(0, layout.n_traces, traces_per_map):
-        n = min(traces_per_map, layout.n_traces - start)
-        for b, values in _mapped_fields(layout, start, n, bytes_, order).items():
-            out[b][start : start + n] = values
+    for first in range(start, stop, traces_per_map):
+        n = min(traces_per_map, stop - first)
+        for b, values in _mapped_fields(layout, first, n, bytes_, order).items():
+            out[b][first - start : first - start + n] = values
     return out
 
 

@@ -241,3 +241,41 @@ def test_blocks_without_traces_write_no_amplitude_chunks(data_dir, tmp_path, cli
     assert not root["amplitude"][:][~mask].any()  # dead traces read as zeros all the same
     export.export_segy(z, tmp_path / "back.sgy", client=client)
     assert filecmp.cmp(src, tmp_path / "back.sgy", shallow=False)
+
+
+def test_plan_scan_pieces_tile_the_file_once_and_share_it_among_workers():
+    mib = 2**20
+    # 500 MB of 12 kB traces on 2 workers: one piece each; on 64 workers: pieces of 32 MiB at least
+    for n, tb, workers, piece_mb, expect in [(40804, 12240, 2, 256, 2), (40804, 12240, 64, 256, 15),
+                                               (40804, 12240, 1, 256, 2), (300, 12240, 8, 256, 1), (7, 100, 4, 1e-4, 7)]:
+        pieces = convert.plan_scan(n, tb, workers, piece_mb)
+        assert len(pieces) == expect, (n, tb, workers, piece_mb, pieces)
+        assert pieces[0][0] == 0 and pieces[-1][1] == n and all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+        assert all((b - a) * tb <= max(piece_mb * mib, tb) for a, b in pieces)
+    assert convert.plan_scan(0, 100, 2, 256) == [(0, 0)]
+
+
+@pytest.mark.parametrize("name", ["segysak_f3-withdead.sgy", "gundih_2D_Xline_12680.sgy"])
+def test_header_scan_shared_by_workers_gives_the_same_store(name, data_dir, tmp_path, client):
+    """Pieces of a few traces, read by the workers, give the store a client scan gives: the same
+    geometry, headers and a byte-exact export; the scan's progress reaches its total."""
+    import dask.config
+
+    from seisbatch import segy_reader
+
+    src = str(data_dir / name)
+    lay = segy_reader.scan(src, None)
+    piece_mb = 20 * lay.trace_bytes / 2**20  # 20 traces a piece
+    pieces = convert.plan_scan(lay.n_traces, lay.trace_bytes, 2, piece_mb)
+    seen = []
+    with dask.config.set({"seisbatch.convert.scan-piece-mb": piece_mb}):
+        convert.convert_segy(src, tmp_path / "p.zarr", client=client, scan_progress=lambda d, t: seen.append((d, t)))
+    convert.convert_segy(src, tmp_path / "c.zarr", client=client)
+    assert len(pieces) > 10 and seen[-1] == (len(pieces), len(pieces))
+    a, b = zarr.open_group(tmp_path / "p.zarr", mode="r"), zarr.open_group(tmp_path / "c.zarr", mode="r")
+    for name_ in ("raw_headers", "trace_mask", "trace_order", "cdp_x"):
+        np.testing.assert_array_equal(a[name_][:], b[name_][:], err_msg=name_)
+    assert store.meta(a)["geometry"] == store.meta(b)["geometry"]
+    export.export_segy(tmp_path / "p.zarr", tmp_path / "p.sgy", client=client)
+    assert filecmp.cmp(tmp_path / "p.sgy", src, shallow=False)
+

@@ -83,5 +83,8 @@ def test_every_trace_header_field_equals_segyio(name, data_dir):
             np.testing.assert_array_equal(small_maps[b], ours[b], err_msg=f"byte {b}, 7 traces per map")
     one = segy_reader.read_header_fields(lay, fields, traces_per_map=lay.n_traces - 1)  # the last map: one trace
     assert all(np.array_equal(one[b], ours[b]) for b in fields)
+    for start, stop in [(0, 1), (5, 18), (lay.n_traces - 3, lay.n_traces), (3, 3)]:  # ranges, as workers read them
+        part = segy_reader.read_header_fields(lay, fields, traces_per_map=4, start=start, stop=stop)
+        assert all(np.array_equal(part[b], ours[b][start:stop]) for b in fields), (start, stop)
     with pytest.raises(SeisbatchError, match="standard trace header field"):
         segy_reader.read_header_fields(lay, [190])
