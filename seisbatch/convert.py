@@ -58,22 +58,36 @@ def _source_id(src: str) -> dict:
 
 
 def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None,
-                checksum: bool | None) -> tuple[list[dict], str | None]:
-    """Run the blocks not yet logged done (all of them in a fresh store) and, if asked (default:
-    setting ``seisbatch.convert.checksum``), the file's sha256; returns every block's statistics
-    (earlier runs' included) and the digest (or None)."""
+                checksum: bool | None, resume: bool) -> tuple[list[dict], np.ndarray, str | None]:
+    """Run the blocks not yet logged done (all of them in a fresh store, whose log is not read)
+    and, if asked (default: setting ``seisbatch.convert.checksum``), the file's sha256. Returns
+    every block's statistics (earlier runs' included) in block order without their histograms,
+    those added up, and the digest (or None). Each task returns the row it logs, taken as it
+    arrives: reading the whole log back cost ~0.4 ms a block, 15 s for 40,000 blocks."""
     if checksum is None:
         checksum = bool(config.get("convert.checksum"))
-    rows = store.read_block_log(dst)
+    rows = store.read_block_log(dst) if resume else [None] * len(args)
     todo = [a for a, r in zip(args, rows) if r is None]
+    parts: list[dict] = [{}] * len(args)
+    hist = np.zeros(stats.BINS, np.int64)
+
+    def take(i: int, row: np.ndarray) -> None:
+        nonlocal hist
+        part = stats.from_row(row)
+        hist = hist + part.pop("hist")
+        parts[i] = part
+
+    for i, r in enumerate(rows):
+        if r is not None:
+            take(i, r)
     digest = c.submit(file_digest, src, pure=False) if checksum else None
-    engine.run_tasks(c, task, todo, progress)
+    todo_index = [i for i, r in enumerate(rows) if r is None]
+    engine.run_tasks(c, task, todo, progress, on_result=lambda k, row: take(todo_index[k], row))
     sha = digest.result() if digest is not None else None
-    rows = store.read_block_log(dst)
-    missing = sum(r is None for r in rows)
+    missing = sum(not p for p in parts)
     if missing:
         raise SeisbatchError(dst, f"{missing} blocks were not written; run the same command again to finish")
-    return [stats.from_row(r) for r in rows], sha
+    return parts, hist, sha
 
 
 def _with_digest(source: dict, sha: str | None) -> dict:
@@ -96,8 +110,9 @@ def _start_or_resume(src: str, dst: str, overwrite: bool, source: dict, options:
 
 
 def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool,
-                    run: str) -> None:
-    """Worker: read the file traces of one grid block, write it into the store, then log it done."""
+                    run: str) -> np.ndarray:
+    """Worker: read the file traces of one grid block, write it into the store, then log it done;
+    returns its row of the log."""
     lay = segy_reader.SegyLayout(**layout)
     live = g2f >= 0
     order = g2f[live]
@@ -137,7 +152,9 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
             store.writable(path, "raw_trace", run)[block] = flags
     part = stats.block_stats(values)
     part["raw_traces"] = n_raw
-    store.write_block_row(path, index, stats.to_row(part), run)
+    row = stats.to_row(part)
+    store.write_block_row(path, index, row, run)
+    return row
 
 
 def header_piece_task(layout: dict, bytes_: list[int], start: int, stop: int) -> dict[int, np.ndarray]:
@@ -245,7 +262,8 @@ def convert_segy(
         g2f = g2f.reshape(geom.grid_shape)
         blocks = plan_blocks(geom.grid_shape, chunks[:-1])
         with locking.store_lock(dst):
-            if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+            resume = _start_or_resume(src, dst, overwrite, source, options, len(blocks))
+            if not resume:
                 store.create(
                     dst, dims=geom.dims, axes=geom.axes,
                     samples=layout.delay_ms + dt_ms * np.arange(ns), sample_units=sample_units,
@@ -257,10 +275,10 @@ def convert_segy(
                 store.write_trace_order(dst, geom.grid_index)
                 store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
             lay, run = layout.to_dict(), uuid.uuid4().hex
-            parts, sha = _run_blocks(c, src, dst, segy_block_task,
-                                     [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)], progress,
-                                     checksum)
-            survey = stats.merge(parts)
+            parts, hist, sha = _run_blocks(c, src, dst, segy_block_task,
+                                           [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)],
+                                           progress, checksum, resume)
+            survey = stats.merge(parts, hist)
             n_raw = sum(p["raw_traces"] for p in parts)
             store.finish(dst, stats=survey, source=_with_digest(source, sha), raw_traces=n_raw)
         return {"store": dst, "geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
@@ -270,21 +288,25 @@ def convert_segy(
 # ---------------------------------------------------------------- HDF5
 
 
-def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], run: str) -> None:
-    """Worker: copy one grid block of an HDF5 volume into the store; all-zero traces are dead."""
+def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], run: str) -> np.ndarray:
+    """Worker: copy one grid block of an HDF5 volume into the store (all-zero traces are dead);
+    returns its row of the block log."""
     v = hdf5_source.Hdf5Volume(**vol)
     data = hdf5_source.read_block(v, block)
     live = np.any(data != 0, axis=-1)
     if live.any():  # an all-zero block keeps the fill value: nothing to write
         store.writable(path, "amplitude", run)[block] = data
-    _mask_and_log(path, index, block, live, stats.block_stats(data[live]), run)
+    return _mask_and_log(path, index, block, live, stats.block_stats(data[live]), run)
 
 
-def _mask_and_log(path: str, index: int, block: tuple[slice, ...], live: np.ndarray, part: dict, run: str) -> None:
-    """A block task's last writes: its trace mask, then its row in the block log (it is done)."""
+def _mask_and_log(path: str, index: int, block: tuple[slice, ...], live: np.ndarray, part: dict, run: str) -> np.ndarray:
+    """A block task's last writes: its trace mask, then its row in the block log (it is done),
+    which it returns."""
     store.writable(path, "trace_mask", run)[block] = live
     part["raw_traces"] = 0
-    store.write_block_row(path, index, stats.to_row(part), run)
+    row = stats.to_row(part)
+    store.write_block_row(path, index, row, run)
+    return row
 
 
 def convert_hdf5(
@@ -327,7 +349,8 @@ def convert_hdf5(
     blocks = plan_blocks(shape[:-1], chunks[:-1])
     vol_dict = {"path": vol.path, "dataset": vol.dataset, "shape": vol.shape, "axes": vol.axes}
     with locking.store_lock(dst):
-        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+        resume = _start_or_resume(src, dst, overwrite, source, options, len(blocks))
+        if not resume:
             store.create(
                 dst, dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]),
                 sample_units=sample_units, chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None,
@@ -337,9 +360,10 @@ def convert_hdf5(
             store.create_block_log(dst, len(blocks), stats.ROW_LENGTH)
         with engine.maybe_client(client, workers=workers) as c:
             run = uuid.uuid4().hex
-            parts, sha = _run_blocks(c, src, dst, hdf5_block_task, [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
-                                     progress, checksum)
-        survey = stats.merge(parts)
+            parts, hist, sha = _run_blocks(c, src, dst, hdf5_block_task,
+                                           [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)], progress, checksum,
+                                           resume)
+        survey = stats.merge(parts, hist)
         store.finish(dst, stats=survey, source=_with_digest(source, sha))
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(shape), "traces": int(np.prod(shape[:-1])),
             "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": []}
@@ -349,9 +373,9 @@ def convert_hdf5(
 
 
 def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], slab: int, endian: str | None,
-                    run: str) -> None:
+                    run: str) -> np.ndarray:
     """Worker: copy one grid block of an MDIO v1 store (every sample, ``slab`` samples at a time)
-    and its trace headers into the store, then log it done."""
+    and its trace headers into the store, then log it done; returns its row of the log."""
     v = mdio_source.MdioVolume(**vol)
     live = mdio_source.read_mask(v, block)
     parts = []
@@ -363,8 +387,8 @@ def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
             parts.append(stats.block_stats(data[live]))
         if endian is not None:
             store.writable(path, "raw_headers", run)[block] = mdio_source.read_headers(v, block, endian)
-    _mask_and_log(path, index, block, live, stats.combine(parts) if parts else stats.block_stats(np.zeros(0, np.float32)),
-                  run)
+    return _mask_and_log(path, index, block, live,
+                         stats.combine(parts) if parts else stats.block_stats(np.zeros(0, np.float32)), run)
 
 
 def convert_mdio(
@@ -435,7 +459,8 @@ def convert_mdio(
     vol_dict = {"path": vol.path, "variable": vol.variable, "api_version": vol.api_version, "dims": vol.dims,
                 "sample_dim": vol.sample_dim, "shape": vol.shape, "chunks": vol.chunks}
     with locking.store_lock(dst):
-        if not _start_or_resume(src, dst, overwrite, source, options, len(blocks)):
+        resume = _start_or_resume(src, dst, overwrite, source, options, len(blocks))
+        if not resume:
             store.create(
                 dst, dims=dims, axes=grid_axes, samples=samples, sample_units=units, chunks=chunks, attrs=attrs,
                 with_headers=with_headers, with_raw_samples=None, n_file_traces=n_live, trace_coords=coords,
@@ -446,8 +471,8 @@ def convert_mdio(
         with engine.maybe_client(client, workers=workers) as c:
             run = uuid.uuid4().hex
             args = [(vol_dict, dst, i, b, chunks[-1], endian if with_headers else None, run) for i, b in enumerate(blocks)]
-            parts, _ = _run_blocks(c, src, dst, mdio_block_task, args, progress, False)
-        survey = stats.merge(parts)
+            parts, hist, _ = _run_blocks(c, src, dst, mdio_block_task, args, progress, False, resume)
+        survey = stats.merge(parts, hist)
         store.finish(dst, stats=survey, source=source)
     return {"store": dst, "geometry": attrs["geometry"]["kind"], "shape": list(vol.shape), "traces": n_live,
             "blocks": len(blocks), "stats": survey, "raw_traces": 0, "notes": notes}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_LOG_LO, _LOG_HI, _BINS = -12.0, 12.0, 2400  # 0.01 decade bins over |a| in [1e-12, 1e12]
+_LOG_LO, _LOG_HI, BINS = -12.0, 12.0, 2400  # 0.01 decade bins over |a| in [1e-12, 1e12]
 
 
 def block_stats(values: np.ndarray) -> dict:
@@ -26,8 +26,8 @@ def block_stats(values: np.ndarray) -> dict:
     sub = np.abs(v[::step].astype(np.float64))
     nz = sub[sub > 0]
     hist = step * np.bincount(
-        np.clip(((np.log10(nz) - _LOG_LO) * (_BINS / (_LOG_HI - _LOG_LO))).astype(np.int64), 0, _BINS - 1),
-        minlength=_BINS,
+        np.clip(((np.log10(nz) - _LOG_LO) * (BINS / (_LOG_HI - _LOG_LO))).astype(np.int64), 0, BINS - 1),
+        minlength=BINS,
     )
     return {
         "count": int(v.size),
@@ -61,12 +61,14 @@ def combine(parts: list[dict]) -> dict:
     return out
 
 
-def merge(parts: list[dict]) -> dict:
-    """Combine partial statistics into survey statistics (JSON-ready)."""
+def merge(parts: list[dict], hist: np.ndarray | None = None) -> dict:
+    """Combine partial statistics into survey statistics (JSON-ready). ``hist``: the parts'
+    histograms already added up (then the parts need not carry them)."""
     n = sum(p["count"] for p in parts)
     mins = [p["min"] for p in parts if p["min"] is not None]
     maxs = [p["max"] for p in parts if p["max"] is not None]
-    hist = np.sum([p["hist"] for p in parts], axis=0) if parts else np.zeros(_BINS, np.int64)
+    if hist is None:
+        hist = np.sum([p["hist"] for p in parts], axis=0) if parts else np.zeros(BINS, np.int64)
     total = float(sum(p["sum"] for p in parts))
     sumsq = float(sum(p["sumsq"] for p in parts))
     mean = total / n if n else 0.0
@@ -96,12 +98,12 @@ def _abs_percentile(hist: np.ndarray, zeros: int, q: float) -> float:
     if rank <= zeros:
         return 0.0
     idx = int(np.searchsorted(np.cumsum(hist), rank - zeros))
-    width = (_LOG_HI - _LOG_LO) / _BINS
-    return float(10 ** (_LOG_LO + (min(idx, _BINS - 1) + 0.5) * width))
+    width = (_LOG_HI - _LOG_LO) / BINS
+    return float(10 ** (_LOG_LO + (min(idx, BINS - 1) + 0.5) * width))
 
 
 _SCALARS = ("count", "zeros", "nonfinite", "sum", "sumsq", "min", "max", "raw_traces")
-ROW_LENGTH = len(_SCALARS) + _BINS
+ROW_LENGTH = len(_SCALARS) + BINS
 
 
 def to_row(part: dict) -> np.ndarray:

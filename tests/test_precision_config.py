@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import dask.config
 import keras
@@ -147,6 +148,36 @@ def test_task_retries_are_bounded_and_configurable(client, tmp_path):
             engine.run_tasks(client, _flaky, [(counter, 2)])
     assert pathlib.Path(counter).read_text() == "2"  # bounded: not tried a third time
     assert config.get("retries") == 2
+
+
+def _square_array(i: int, n: int) -> np.ndarray:
+    return np.full(n, i * i, dtype=np.int64)
+
+
+def test_results_in_input_order_or_handed_over_once_and_released(client):
+    """run_tasks returns results in input order; with on_result each (index, result) arrives
+    exactly once and is released at once, while the run goes on (a conversion's 100,000 statistics
+    rows must not pile up in the workers' memory)."""
+    args = [(i, 1000) for i in range(40)]
+    assert [int(r[0]) for r in engine.run_tasks(client, _square_array, args)] == [i * i for i in range(40)]
+
+    def held(dask_scheduler) -> int:
+        return sum(str(k).startswith("_square_array") and ts.state == "memory" for k, ts in dask_scheduler.tasks.items())
+
+    seen, held_at_end = [], []
+
+    def take(i: int, r: np.ndarray) -> None:
+        seen.append((i, int(r[0])))
+        if len(seen) == len(args):  # every earlier result was handed over: none should still be held
+            deadline = time.time() + 10
+            while client.run_on_scheduler(held) > 1 and time.time() < deadline:
+                time.sleep(0.05)
+            held_at_end.append(client.run_on_scheduler(held))
+
+    assert engine.run_tasks(client, _square_array, args, on_result=take) == [None] * 40
+    assert sorted(seen) == [(i, i * i) for i in range(40)]
+    assert held_at_end[0] <= 1
+    assert engine.run_tasks(client, _square_array, []) == []
 
 
 def test_each_worker_sees_only_its_own_gpu():
