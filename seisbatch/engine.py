@@ -105,8 +105,8 @@ def run_tasks(
     with its message) after the remaining tasks are cancelled.
     """
     retries = int(config.get("retries")) if retries is None else retries
-    # one map, not a submit per task, and results that come with their futures: ~2 ms less
-    # client and scheduler time per task (3.3 -> ~1.9 ms here), minutes for 100,000 blocks
+    # one map, not a submit per task, and results that come with their futures: 2601 no-op tasks
+    # took 5.0-6.1 s here instead of 8.0-9.7 s (client and scheduler time, the cluster's serial part)
     futures = client.map(fn, *zip(*args), pure=False, retries=retries, resources=resources) if args else []
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
