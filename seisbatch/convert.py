@@ -67,22 +67,21 @@ def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress
     if checksum is None:
         checksum = bool(config.get("convert.checksum"))
     rows = store.read_block_log(dst) if resume else [None] * len(args)
-    todo = [a for a, r in zip(args, rows) if r is None]
     parts: list[dict] = [{}] * len(args)
     hist = np.zeros(stats.BINS, np.int64)
 
     def take(i: int, row: np.ndarray) -> None:
-        nonlocal hist
-        part = stats.from_row(row)
-        hist = hist + part.pop("hist")
-        parts[i] = part
+        parts[i] = stats.from_row(row)
+        hist[:] += parts[i].pop("hist")
 
+    todo = []
     for i, r in enumerate(rows):
-        if r is not None:
+        if r is None:
+            todo.append(i)
+        else:
             take(i, r)
     digest = c.submit(file_digest, src, pure=False) if checksum else None
-    todo_index = [i for i, r in enumerate(rows) if r is None]
-    engine.run_tasks(c, task, todo, progress, on_result=lambda k, row: take(todo_index[k], row))
+    engine.run_tasks(c, task, [args[i] for i in todo], progress, on_result=lambda k, row: take(todo[k], row))
     sha = digest.result() if digest is not None else None
     missing = sum(not p for p in parts)
     if missing:
