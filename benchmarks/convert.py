@@ -16,6 +16,10 @@ not been touched recently is slow to map again. That hits the floor's 490 MB arr
 With MDIO, a "from-mdio" row times seisbatch converting the MDIO store just made (MB/s of the
 SEG-Y file's size, for comparison). A yardstick row, "zarr-write", times only the writing of the already decoded amplitudes into
 Zarr (seisbatch's chunks and codec, --workers processes): what no conversion into Zarr can avoid.
+Two bound rows, "bound" (lz4) and "bound-none", time the conversion's own work with no framework:
+the header scan and geometry, then every block read, decoded and summarised by seisbatch's own
+functions and written as plain chunk, header, mask and statistics files by a pool of --workers
+processes (no Dask, no zarr-python, no store template): how close any conversion could come.
 Peak memory: the most resident memory of the contender's process tree above what it held before.
 
 MDIO may live in its own virtual environment: pass its python with --mdio-python or $MDIO_PYTHON
@@ -38,7 +42,8 @@ import segyio
 sys.path.insert(0, os.path.dirname(__file__))
 from _measure import evict, measure  # noqa: E402
 
-from seisbatch import convert, engine, store, synthetic  # noqa: E402
+from seisbatch import convert, engine, geometry, segy_reader, stats, store, synthetic  # noqa: E402
+from seisbatch.segy_format import decode  # noqa: E402
 
 MB = 1e6
 
@@ -105,6 +110,63 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     print(json.dumps(m))
 
 
+_BOUND: dict = {}  # per bound worker: the file's layout and the codecs
+
+
+def _bound_start(path: str, compression: str) -> None:
+    import numcodecs
+
+    _BOUND["layout"] = segy_reader.scan(path)
+    _BOUND["amp"] = (numcodecs.Blosc(compression, 5, numcodecs.Blosc.SHUFFLE) if compression != "none" else None)
+    _BOUND["hdr"] = numcodecs.Zstd(level=0)  # zarr v3's default codec, which seisbatch's headers use
+
+
+def _bound_block(out: str, index: int, order: np.ndarray, grid: tuple[int, ...], chunk_samples: int) -> None:
+    """One block as a conversion with no framework would do it: seisbatch's own read, decode and
+    statistics, then the same chunks, headers, mask and statistics row as plain files."""
+    lay, codec = _BOUND["layout"], _BOUND["amp"]
+    records = segy_reader.read_selected(lay, order)
+    values = decode(records["samples"], lay.format)
+    amp = values.reshape(grid + (lay.n_samples,))
+    row = stats.to_row(dict(stats.block_stats(values), raw_traces=0))
+    for s in range(0, lay.n_samples, chunk_samples):
+        chunk = np.ascontiguousarray(amp[..., s : s + chunk_samples])
+        with open(os.path.join(out, f"a.{index}.{s}"), "wb") as fh:
+            fh.write(codec.encode(chunk) if codec else chunk.data)
+    for name, data in (("h", _BOUND["hdr"].encode(np.ascontiguousarray(records["header"]))),
+                       ("m", np.ones(grid, bool).tobytes()), ("r", row.tobytes())):
+        with open(os.path.join(out, f"{name}.{index}"), "wb") as fh:
+            fh.write(data)
+
+
+def bound_in_this_process(path: str, out: str, workers: int, compression: str) -> None:
+    """Not a contender, a bound: the conversion's own work with no Dask and no zarr-python. The
+    header scan (one process, as seisbatch on one file piece), the geometry, then every block on a
+    pool of ``workers`` processes started (not timed) with the environment of seisbatch's workers,
+    writing plain files; prints the measurement as JSON (run in a child)."""
+    import multiprocessing
+
+    os.environ.update(engine.worker_environ())  # read by the spawned processes at their start
+    chunks = store.default_chunks(("inline", "crossline"), segy_reader.scan(path).n_samples)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, initializer=_bound_start, initargs=(path, compression)) as pool:
+        pool.map(abs, range(workers))  # started, as seisbatch's cluster is before it is timed
+        with measure() as m:
+            layout = segy_reader.scan(path)
+            fields = segy_reader.read_header_fields(layout, [189, 193])
+            geom = geometry.detect(fields[189], fields[193], "auto", path)
+            g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
+            g2f[geom.grid_index] = np.arange(layout.n_traces)
+            g2f = g2f.reshape(geom.grid_shape)
+            blocks = convert.plan_blocks(geom.grid_shape, chunks[:-1])
+            pool.starmap(_bound_block, [(out, i, g2f[b].ravel(), g2f[b].shape, chunks[-1]) for i, b in enumerate(blocks)],
+                         chunksize=1)
+    shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps(m))
+
+
 def in_fresh_process(*args: str, before=None) -> dict:
     """Run this script with ``args`` (one of its internal measurements) in a new Python process;
     ``before()`` runs first, if given."""
@@ -165,7 +227,11 @@ def main() -> None:
     p.add_argument("--mdio-python", default=os.environ.get("MDIO_PYTHON"), help="a Python that can import mdio")
     p.add_argument("--floor-of", help=argparse.SUPPRESS)  # internal: measure the floor in this (fresh) process
     p.add_argument("--zarr-write-of", nargs=3, help=argparse.SUPPRESS)  # internal: the Zarr write yardstick
+    p.add_argument("--bound-of", nargs=4, help=argparse.SUPPRESS)  # internal: the no-framework bound
     args = p.parse_args()
+    if args.bound_of:
+        bound_in_this_process(args.bound_of[0], args.bound_of[1], int(args.bound_of[2]), args.bound_of[3])
+        return
     if args.floor_of:
         floor_in_this_process(args.floor_of)
         return
@@ -190,6 +256,9 @@ def main() -> None:
         res["zarr-write"] = best_of(lambda: in_fresh_process("--zarr-write-of", src, src + ".write.zarr", str(args.workers)),
                                     args.repeat)
         shutil.rmtree(src + ".write.zarr", ignore_errors=True)
+        for comp, name in (("lz4", "bound"), ("none", "bound-none")):
+            res[name] = best_of(lambda: in_fresh_process("--bound-of", src, src + ".bound", str(args.workers), comp,
+                                                         before=cold), args.repeat)
         if mdio:
             res["mdio"] = best_of(lambda: mdio_import(mdio, src, src + ".mdio", before=cold), 1)
             res["from-mdio"] = best_of(lambda: seisbatch_convert(src + ".mdio", src + ".from-mdio.zarr", args.workers,
@@ -209,6 +278,9 @@ def main() -> None:
             md = size / res["mdio"]["seconds"]
             line += f"; {sb / md:.2f} x MDIO ({md:.0f} MB/s)"
         line += f"; without compression {nc:.0f} MB/s = {nc / fl:.2f} x the floor"
+        bd, bn = size / res["bound"]["seconds"], size / res["bound-none"]["seconds"]
+        line += (f"; with no Dask and no zarr-python (bound) {bd:.0f} MB/s = {bd / fl:.2f} x the floor (without compression "
+                 f"{bn:.0f} MB/s = {bn / fl:.2f} x), and seisbatch = {sb / bd:.2f} x that bound ({nc / bn:.2f} x without)")
         rows.append(line)
     print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores, "
           f"best of {args.repeat}, input {'evicted from the page cache before every run' if args.cold else 'in the page cache'}")
