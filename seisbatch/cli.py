@@ -18,8 +18,10 @@ GEOMETRY_HELP = (
 )
 
 
-def _progress(desc: str, quiet: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
-    """A tqdm bar fed by (done, total) callbacks, and its closer."""
+def _progress(desc: str, quiet: bool, unit: str = "task",
+              delay: float = 0.0) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A tqdm bar fed by (done, total) callbacks, and its closer; with ``delay``, shown only once
+    the work has taken that many seconds (a quick look stays quiet)."""
     if quiet:
         return None, lambda: None
     from tqdm import tqdm
@@ -28,9 +30,13 @@ def _progress(desc: str, quiet: bool) -> tuple[Callable[[int, int], None] | None
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=desc, unit="task", file=sys.stderr, dynamic_ncols=True)
-        bar["bar"].n = done
-        bar["bar"].refresh()
+            bar["bar"] = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, delay=delay,
+                              unit_scale=unit != "task")
+        if delay:
+            bar["bar"].update(done - bar["bar"].n)  # shown only once ``delay`` has passed
+        else:
+            bar["bar"].n = done
+            bar["bar"].refresh()
         if done >= total:  # finished: the line stays, and the next phase's bar starts below it
             bar["bar"].close()
 
@@ -169,7 +175,11 @@ def format_info(d: dict) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     from . import info
 
-    d = info.describe(args.path, args.inline_byte, args.crossline_byte)
+    update, close = _progress("scan headers", args.quiet, unit="trace", delay=1.0)
+    try:
+        d = info.describe(args.path, args.inline_byte, args.crossline_byte, progress=update)
+    finally:
+        close()
     if args.json:
         if not args.text_header:
             d.pop("text_header", None)
@@ -384,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--text-header", action="store_true", help="also print the SEG-Y textual header")
     i.add_argument("--inline-byte", type=int, default=189, help="inline byte for SEG-Y files (default 189)")
     i.add_argument("--crossline-byte", type=int, default=193, help="crossline byte for SEG-Y files (default 193)")
+    i.add_argument("--quiet", action="store_true",
+                   help="no progress bar (a SEG-Y file's header scan shows one on stderr once it has taken a second)")
     i.set_defaults(func=cmd_info)
 
     y = sub.add_parser("synth", help="write a synthetic survey as SEG-Y",

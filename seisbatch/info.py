@@ -4,6 +4,7 @@ whether each output is complete. Returns plain dicts; the CLI formats them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import h5py
@@ -14,8 +15,10 @@ from .errors import SeisbatchError
 from .segy_format import SAMPLE_FORMATS
 
 
-def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193) -> dict[str, Any]:
-    """Describe whatever ``path`` is."""
+def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Describe whatever ``path`` is; ``progress(traces, total)`` follows a SEG-Y file's header
+    scan, which reads every trace header (minutes for a survey of hundreds of GB)."""
     path = os.fspath(path)
     if mdio_source.is_mdio(path):
         return describe_mdio(path)
@@ -25,7 +28,7 @@ def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193) -> di
         raise SeisbatchError(path, "no such file or store")
     if h5py.is_hdf5(path):
         return describe_hdf5(path)
-    return describe_segy(path, inline_byte, crossline_byte)
+    return describe_segy(path, inline_byte, crossline_byte, progress)
 
 
 def describe_store(path: str) -> dict[str, Any]:
@@ -69,9 +72,10 @@ def describe_store(path: str) -> dict[str, Any]:
     }
 
 
-def describe_segy(path: str, inline_byte: int = 189, crossline_byte: int = 193) -> dict[str, Any]:
+def describe_segy(path: str, inline_byte: int = 189, crossline_byte: int = 193,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     layout = segy_reader.scan(path)
-    fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte])
+    fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte], progress=progress)
     geom = geometry.detect(fields[inline_byte], fields[crossline_byte], "auto", path)
     text, _, _ = segy_reader.read_file_header(layout)
     return {

@@ -88,3 +88,22 @@ def test_every_trace_header_field_equals_segyio(name, data_dir):
         assert all(np.array_equal(part[b], ours[b][start:stop]) for b in fields), (start, stop)
     with pytest.raises(SeisbatchError, match="standard trace header field"):
         segy_reader.read_header_fields(lay, [190])
+
+
+def test_header_scan_reports_progress_map_by_map(data_dir):
+    """`info` on a large SEG-Y file shows how far its header scan is: one call per map, the last
+    at the total, for a range as for the whole file."""
+    from seisbatch import info, segy_reader
+
+    src = str(data_dir / "segysak_f3-withdead.sgy")
+    lay = segy_reader.scan(src, None)
+    seen: list[tuple[int, int]] = []
+    segy_reader.read_header_fields(lay, [189], traces_per_map=7, progress=lambda d, t: seen.append((d, t)))
+    n = lay.n_traces
+    assert seen == [(min(k, n), n) for k in range(7, n + 7, 7)]
+    seen.clear()
+    segy_reader.read_header_fields(lay, [189], traces_per_map=4, start=5, stop=18, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(4, 13), (8, 13), (12, 13), (13, 13)]
+    seen.clear()
+    assert info.describe(src, progress=lambda d, t: seen.append((d, t)))["traces"] == n
+    assert seen and seen[-1] == (n, n)
