@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _measure import evict, measure  # noqa: E402
 
 from seisbatch import convert, engine, geometry, segy_reader, stats, store, synthetic  # noqa: E402
-from seisbatch.segy_format import decode  # noqa: E402
+from seisbatch.segy_format import EXACT_IN_FLOAT32, decode, lossy_rows  # noqa: E402
 
 MB = 1e6
 
@@ -122,11 +122,13 @@ def _bound_start(path: str, compression: str) -> None:
 
 
 def _bound_block(out: str, index: int, order: np.ndarray, grid: tuple[int, ...], chunk_samples: int) -> None:
-    """One block as a conversion with no framework would do it: seisbatch's own read, decode and
-    statistics, then the same chunks, headers, mask and statistics row as plain files."""
+    """One block as a conversion with no framework would do it: seisbatch's own read, decode,
+    exactness check (IBM) and statistics, then the same chunks, headers, mask and statistics row as plain files."""
     lay, codec = _BOUND["layout"], _BOUND["amp"]
     records = segy_reader.read_selected(lay, order)
     values = decode(records["samples"], lay.format)
+    if lay.format not in EXACT_IN_FLOAT32:  # which traces float32 cannot give back exactly, as seisbatch checks
+        lossy_rows(records["samples"], values, lay.format, lay.endian)
     amp = values.reshape(grid + (lay.n_samples,))
     row = stats.to_row(dict(stats.block_stats(values), raw_traces=0))
     for s in range(0, lay.n_samples, chunk_samples):
