@@ -33,6 +33,18 @@ def worker_environ() -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
+def _forget_dask_leftovers() -> None:
+    """Dask's nanny copies its pre-spawn variables into this process's environment, where they
+    then outrank the settings of every later cluster (a variable already set wins). So a plain
+    LocalCluster started earlier in the same process (a notebook, a test) would leave seisbatch's
+    workers with Dask's 64 KiB malloc trim threshold. A value equal to Dask's own default, for a
+    variable seisbatch sets, is taken for such a leftover and dropped; any other value is the user's."""
+    dask_env = dask.config.get("distributed.nanny.pre-spawn-environ") or {}
+    for key in config.get("worker-environ") or {}:
+        if key in dask_env and os.environ.get(key) == str(dask_env[key]):
+            del os.environ[key]
+
+
 @contextmanager
 def dask_client(
     scheduler: str | None = None,
@@ -56,6 +68,7 @@ def dask_client(
         finally:
             client.close()
         return
+    _forget_dask_leftovers()
     with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
         if gpu:
             cluster = _cuda_cluster()

@@ -219,3 +219,18 @@ def test_local_workers_get_the_malloc_settings(client):
         env = engine.worker_environ()
     assert env["MALLOC_MMAP_THRESHOLD_"] == "1048576" and env["MALLOC_TRIM_THRESHOLD_"] == "134217728"
     assert env["OMP_NUM_THREADS"] == "1"  # Dask's own pre-spawn variables are kept
+
+
+def _malloc_env() -> tuple[str | None, str | None]:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("MALLOC_MMAP_THRESHOLD_")
+
+
+def test_a_plain_dask_cluster_started_earlier_does_not_cost_the_malloc_settings(monkeypatch):
+    """Dask's nanny leaves its own 64 KiB trim threshold in the parent's environment, where it would
+    outrank seisbatch's setting for every later cluster; a value the user set still wins."""
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", str(dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]))
+    with engine.dask_client(workers=1) as c:
+        assert list(c.run(_malloc_env).values()) == [("134217728", "33554432")]
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
+    with engine.dask_client(workers=1) as c:
+        assert list(c.run(_malloc_env).values()) == [("1048576", "33554432")]
