@@ -236,6 +236,9 @@ def _print_metrics(m: dict) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import devices
+
+    devices.start_backend()
     from . import training
 
     spec = training.TrainSpec(
@@ -257,6 +260,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import devices
+
+    devices.start_backend()
     from . import training
 
     r = training.evaluate_file(None if args.model == "shipped" else args.model, args.data, n_test=args.test_count, all_patches=args.all, batch_size=args.batch_size)

@@ -86,7 +86,7 @@ class ModelPlugin(WorkerPlugin):
             if self._model is None:
                 from . import model as dncnn
 
-                devices.configure_backend(self.threads)
+                devices.start_backend(self.threads)
                 m = dncnn.load(self.path)
                 self._digest = dncnn.digest(m)
                 self._model = dncnn.with_precision(m, self.precision)

@@ -1,14 +1,17 @@
 """Which accelerator a worker process uses, for every Keras backend.
 
 Kept apart from the model (which only builds and runs networks) and from the runner (which only
-schedules): a worker calls ``pin_own_gpu`` before any backend touches CUDA, and
-``configure_backend`` once the backend is imported.
+schedules): a worker calls ``pin_own_gpu`` before any backend touches CUDA, then ``start_backend``,
+which imports the backend and configures it with TensorFlow's start-up notices held back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import MutableMapping
+import sys
+import tempfile
+from collections.abc import Iterator, MutableMapping
 
 
 def pin_own_gpu(env: MutableMapping[str, str] = os.environ) -> str | None:
@@ -32,6 +35,69 @@ def pin_own_gpu(env: MutableMapping[str, str] = os.environ) -> str | None:
 def hide_gpus(env: MutableMapping[str, str] = os.environ) -> None:
     """Run on the CPU even where GPUs exist (``--device cpu``)."""
     env["CUDA_VISIBLE_DEVICES"] = ""
+
+
+#: Lines TensorFlow's native code prints on every start, whatever TF_CPP_MIN_LOG_LEVEL says (they
+#: come before its logging is initialised): notices, not problems, on a machine without a GPU.
+_START_CHATTER = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers on your machine, GPU will not be used",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions:",
+)
+_NO_DRIVER = _START_CHATTER[2]
+_CUINIT_FAILED = "failed call to cuInit"
+
+
+def without_start_chatter(text: str) -> str:
+    """``text`` (what the backend printed while starting) less TensorFlow's start-up notices; its
+    failed cuInit is dropped only where it also said that the machine has no CUDA driver."""
+    no_driver = _NO_DRIVER in text
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not any(c in line for c in _START_CHATTER) and not (no_driver and _CUINIT_FAILED in line))
+
+
+@contextlib.contextmanager
+def quiet_start(env: MutableMapping[str, str] = os.environ) -> Iterator[None]:
+    """Hold back what native code writes to stderr (file descriptor 2) in this block, then pass it
+    on less TensorFlow's start-up notices (:func:`without_start_chatter`). On a CPU machine every
+    worker otherwise prints seven such lines, one an alarming "CUDA error". A user who sets
+    TF_CPP_MIN_LOG_LEVEL gets TensorFlow's own output untouched."""
+    if "TF_CPP_MIN_LOG_LEVEL" in env:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            rest = without_start_chatter(held.read().decode("utf-8", "replace"))
+            if rest:
+                sys.stderr.write(rest)
+                sys.stderr.flush()
+
+
+def start_backend(threads: int | None = None) -> None:
+    """Import the Keras backend and open its devices, quietly (:func:`quiet_start`, and
+    TensorFlow's INFO lines off unless TF_CPP_MIN_LOG_LEVEL is set); ``threads``: the backend's
+    thread count (:func:`configure_backend`), default its own choice."""
+    with quiet_start():  # decides on the user's TF_CPP_MIN_LOG_LEVEL before the line below sets it
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # TensorFlow's later INFO lines too; warnings stay
+        import keras
+
+        if threads is not None:
+            configure_backend(threads)
+        elif keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # CUDA is initialised here, inside the quiet block
 
 
 def configure_backend(threads: int) -> None:

@@ -56,8 +56,10 @@ def precision_check(root, output: str, axis: int | None, index: int) -> dict[str
     model's receptive radius around it, so that float32 inference there equals whole-section
     inference; with crop blending the difference is then the precision's error alone.
     """
+    from . import devices
     from . import model as dncnn
 
+    devices.start_backend()
     attrs = dict(root[output].attrs.get("seisbatch", {}))
     params, model_path = attrs.get("params", {}), attrs.get("model_path", "")
     m = dncnn.load(model_path)

@@ -194,6 +194,41 @@ def test_each_worker_sees_only_its_own_gpu():
     assert env["CUDA_VISIBLE_DEVICES"] == ""
 
 
+# What TensorFlow 2.21 printed on this CPU machine while starting, one worker, verbatim but the times.
+TF_START = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1795603010.638116    6500 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results due to floating-point round-off errors from different computation orders. To turn them off, set the environment variable `TF_ENABLE_ONEDNN_OPTS=0`.
+I0000 00:00:1795603010.638461    6500 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1795603010.694518    6500 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.
+To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+E0000 00:00:1795603013.606266    6500 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+"""
+
+
+def test_tensorflow_start_notices_are_dropped_and_everything_else_kept():
+    assert devices.without_start_chatter(TF_START) == ""
+    other = "W0000 00:00:1.0 1 op_kernel.cc:1] OP_REQUIRES failed: out of memory\nTraceback (most recent call last):\n"
+    assert devices.without_start_chatter(TF_START + other) == other
+    # a failed cuInit where a CUDA driver exists is a real problem (a broken GPU setup): it stays
+    with_driver = "".join(line for line in TF_START.splitlines(keepends=True) if "cudart_stub" not in line)
+    assert devices.without_start_chatter(with_driver) == with_driver.splitlines(keepends=True)[-1]
+
+
+def _stderr_of(code: str, env: dict) -> str:
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stderr
+
+
+def test_quiet_start_filters_native_stderr_unless_tensorflow_logging_is_set():
+    code = ("import os\nfrom seisbatch import devices\nwith devices.quiet_start():\n"
+            f"    os.write(2, {TF_START.encode()!r})\n    os.write(2, b'genuine trouble\\n')\nprint('after')")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    assert _stderr_of(code, env) == "genuine trouble\n"
+    assert _stderr_of(code, dict(env, TF_CPP_MIN_LOG_LEVEL="0")) == TF_START + "genuine trouble\n"
+    # the real thing: TensorFlow started as a worker starts it (import, threads, devices) prints none of them
+    env = dict(env, KERAS_BACKEND="tensorflow")
+    err = _stderr_of("from seisbatch import devices\ndevices.start_backend(1)\nimport keras\nprint(keras.backend.backend())", env)
+    assert "cuInit" not in err and not any(c in err for c in devices._START_CHATTER), err
+
+
 def test_workers_are_pinned_by_the_model_plugin(noisy, tmp_path):
     from distributed import Client, LocalCluster
 
