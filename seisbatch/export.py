@@ -2,8 +2,9 @@
 
 Traces are written in the original file order with the original headers and sample format, so an
 unmodified store gives back the input byte for byte. Stores without SEG-Y headers (from HDF5) get
-standard headers (inline/crossline at 189/193, IEEE floats). Each task writes a disjoint byte range
-of ``OUT.partial``; only a finished file is renamed to ``OUT``.
+standard headers (inline/crossline at 189/193, IEEE floats). Each task takes one chunk-aligned
+block of the trace grid and writes its traces, as runs of consecutive file traces, at their
+offsets in ``OUT.partial``; only a finished file is renamed to ``OUT``.
 """
 
 from __future__ import annotations
@@ -15,65 +16,68 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import engine, store
+from . import convert, engine, store
 from .errors import SeisbatchError
 from .segy_format import encode
 from .segy_writer import file_header, records, trace_headers
 
-TASK_BYTES = 32 << 20  # samples written per task
+TASK_BYTES = 32 << 20  # samples written per task, about
 
 
-def _gather(arr: zarr.Array, coords: tuple[np.ndarray, ...]) -> np.ndarray:
-    """arr[coords[0][k], coords[1][k], ...] for every k, reading only the bounding rows/columns."""
-    uniq = [np.unique(c) for c in coords]
-    block = arr.oindex[tuple(uniq) + (slice(None),) * (arr.ndim - len(coords))]
-    pos = tuple(np.searchsorted(u, c) for u, c in zip(uniq, coords))
-    return block[pos]
+def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...], n_samples: int) -> list[tuple[slice, ...]]:
+    """Blocks of the trace grid aligned to the exported array's chunks (so each chunk is read and
+    decompressed once), widened along the last grid axis to about ``TASK_BYTES`` of samples."""
+    k = max(1, TASK_BYTES // (int(np.prod(grid_chunks)) * n_samples * 4))
+    widened = tuple(grid_chunks[:-1]) + (min(grid_shape[-1], grid_chunks[-1] * k),)
+    return convert.plan_blocks(grid_shape, widened)
 
 
-def export_task(
-    path: str, array: str, out: str, start: int, stop: int, grid_index: np.ndarray, spec: dict
-) -> int:
-    """Worker: encode file traces ``start:stop`` and write them at their offset in ``out``."""
+def _file_runs(file_traces: np.ndarray) -> list[tuple[int, int]]:
+    """(first, stop) positions in sorted ``file_traces`` of each run of consecutive file traces."""
+    cuts = np.flatnonzero(np.diff(file_traces) != 1) + 1
+    return list(zip([0, *cuts.tolist()], [*cuts.tolist(), len(file_traces)]))
+
+
+def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: np.ndarray, spec: dict) -> int:
+    """Worker: encode the traces of one grid block (``g2f``: its cells' file traces, -1 for none)
+    in file order and write each run of consecutive file traces at its offset in ``out``."""
+    live = g2f >= 0
+    files = g2f[live]
+    if not files.size:
+        return 0
+    order = np.argsort(files, kind="stable")
+    files = files[order]
+    cells = np.flatnonzero(live.ravel())[order]  # the block's cells, in file order
+    in_order = cells.size == live.size and bool(np.all(np.diff(cells) == 1))
+
     root = zarr.open_group(path, mode="r")
-    grid_shape = root["trace_mask"].shape
-    coords = np.unravel_index(grid_index, grid_shape)
-    values = _gather(root[array], coords)
-    fmt, endian, ns = spec["format"], spec["endian"], spec["n_samples"]
-    samples = encode(values, fmt, endian)
+    ns = spec["n_samples"]
+
+    def take(name: str, width: int) -> np.ndarray:
+        rows = np.asarray(root[name][block]).reshape(-1, width) if width else np.asarray(root[name][block]).ravel()
+        return rows if in_order else rows[cells]
+
+    samples = encode(take(array, ns), spec["format"], spec["endian"])
     if array == "amplitude" and "raw_trace" in root:
-        use_raw = _gather(root["raw_trace"], coords)
+        use_raw = take("raw_trace", 0)
         if use_raw.any():
-            raw = _gather(root["raw_samples"], coords)
-            samples[use_raw] = raw[use_raw].astype(samples.dtype)
+            samples[use_raw] = take("raw_samples", ns)[use_raw].astype(samples.dtype)
     if "raw_headers" in root:
-        headers = _gather(root["raw_headers"], coords)
+        headers = take("raw_headers", 240)
     else:
-        lines = {d: root[d][:][c] for d, c in zip(root["trace_mask"].metadata.dimension_names, coords)}
-        headers = trace_headers(np.arange(start, stop), lines, ns, spec["interval_us"], spec["delay_ms"])
-    data = records(headers, samples)
+        local = np.unravel_index(cells, live.shape)
+        dims = root["trace_mask"].metadata.dimension_names
+        lines = {d: root[d][:][b.start + i] for d, b, i in zip(dims, block, local)}
+        headers = trace_headers(files, lines, ns, spec["interval_us"], spec["delay_ms"])
+    data = records(headers, samples).view(np.uint8)
+    tb = spec["trace_bytes"]
     fd = os.open(out, os.O_WRONLY)
     try:
-        os.pwrite(fd, data.tobytes(), spec["data_offset"] + start * spec["trace_bytes"])
+        for i, j in _file_runs(files):
+            os.pwrite(fd, data[i * tb : j * tb], spec["data_offset"] + int(files[i]) * tb)
     finally:
         os.close(fd)
-    return stop - start
-
-
-def plan_ranges(grid_coords: tuple[np.ndarray, ...], per_task: int) -> list[tuple[int, int]]:
-    """Cut the file order into ranges whose bounding box of grid rows/columns stays small."""
-    n = len(grid_coords[0])
-    out: list[tuple[int, int]] = []
-    pending = [(a, min(a + per_task, n)) for a in range(0, n, per_task)]
-    while pending:
-        a, b = pending.pop()
-        box = int(np.prod([len(np.unique(c[a:b])) for c in grid_coords]))
-        if b - a > 1 and box > 4 * (b - a) + 1024:
-            mid = (a + b) // 2
-            pending += [(mid, b), (a, mid)]
-        else:
-            out.append((a, b))
-    return sorted(out)
+    return int(files.size)
 
 
 def export_segy(
@@ -119,16 +123,15 @@ def export_segy(
     with open(partial, "wb") as fh:
         fh.write(text + binary + b"".join(ext))
         fh.truncate(spec["data_offset"] + len(grid_index) * spec["trace_bytes"])
-    coords = np.unravel_index(grid_index, mask.shape)
-    per_task = max(1, TASK_BYTES // (ns * 4))
-    ranges = plan_ranges(coords, per_task)
+    g2f = np.full(int(np.prod(mask.shape)), -1, dtype=np.int64)
+    g2f[grid_index] = np.arange(len(grid_index))
+    g2f = g2f.reshape(mask.shape)
+    blocks = plan_blocks(mask.shape, root[array].chunks[:-1], ns)
     try:
         with engine.maybe_client(client, workers=workers) as c:
-            engine.run_tasks(
-                c, export_task, [(path, array, partial, a, b, grid_index[a:b], spec) for a, b in ranges], progress
-            )
+            engine.run_tasks(c, export_task, [(path, array, partial, b, g2f[b], spec) for b in blocks], progress)
     except BaseException:
         os.remove(partial)
         raise
     os.replace(partial, out)
-    return {"path": out, "traces": len(grid_index), "bytes": os.path.getsize(out), "tasks": len(ranges), "array": array}
+    return {"path": out, "traces": len(grid_index), "bytes": os.path.getsize(out), "tasks": len(blocks), "array": array}

@@ -43,17 +43,24 @@ def test_2d_dataset_and_dead_traces(tmp_path, client):
     assert not bool(ds["trace_mask"][5]) and int(ds["trace_mask"].sum()) == 39
 
 
-def test_export_of_an_hdf5_store_is_readable_segy(cube, tmp_path, client):
+@pytest.mark.parametrize("chunks", [None, (3, 4, 16)], ids=["one-block", "blocks"])
+def test_export_of_an_hdf5_store_is_readable_segy(cube, chunks, tmp_path, client):
     h5 = tmp_path / "vol.h5"
     with h5py.File(h5, "w") as f:
         f["v"] = cube
     z = tmp_path / "v.zarr"
-    convert.convert_hdf5(h5, z, client=client)
+    convert.convert_hdf5(h5, z, client=client, chunks=chunks)
     out = tmp_path / "v.sgy"
     export.export_segy(z, out, client=client)
     with segyio.open(out) as f:
         assert np.array_equal(segyio.tools.cube(f), cube)
         assert f.bin[segyio.BinField.Interval] == 4000
+        n = cube.shape[0] * cube.shape[1]
+        assert np.array_equal(f.attributes(segyio.TraceField.TRACE_SEQUENCE_LINE)[:], np.arange(1, n + 1))
+        il = f.attributes(segyio.TraceField.INLINE_3D)[:]
+        xl = f.attributes(segyio.TraceField.CROSSLINE_3D)[:]
+        assert np.array_equal(il, np.repeat(np.arange(cube.shape[0]), cube.shape[1]))
+        assert np.array_equal(xl, np.tile(np.arange(cube.shape[1]), cube.shape[0]))
 
 
 def test_patch_layout_is_recognised_not_converted(tmp_path):
