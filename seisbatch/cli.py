@@ -553,6 +553,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: botocore's errors for missing credentials (s3fs raises them unwrapped), named so that botocore,
+#: an optional dependency, need not be imported
+_NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -563,8 +568,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # disk full, permission denied, read-only or vanished storage, often from a worker
         where = exc.filename or getattr(args, "output", None) or getattr(args, "store", None) or ""
-        print(f"seisbatch: error: {where}: {exc.strerror or exc}. Nothing was marked complete; fix the cause and run "
-              f"the same command again to finish (finished blocks are kept)", file=sys.stderr)
+        resumable = args.command in ("convert", "denoise")
+        print(f"seisbatch: error: {where}: {exc.strerror or exc}"
+              + (". Nothing was marked complete; fix the cause and run the same command again to finish (finished "
+                 "blocks are kept)" if resumable else ""), file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__name__ not in _NO_CREDENTIALS:
+            raise
+        where = next((a for a in vars(args).values() if isinstance(a, str) and "://" in a), "object storage")
+        print(f"seisbatch: error: {where}: no credentials for object storage ({exc}); set AWS_ACCESS_KEY_ID and "
+              "AWS_SECRET_ACCESS_KEY (or a profile in ~/.aws), and AWS_ENDPOINT_URL for an S3-compatible server",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("seisbatch: interrupted", file=sys.stderr)

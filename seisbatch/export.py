@@ -92,6 +92,12 @@ def export_segy(
 ) -> dict[str, Any]:
     """Write ``array`` of the store at ``path`` as the SEG-Y file ``out``."""
     path, out = os.fspath(path), os.fspath(out)
+    if store.is_url(out):
+        raise SeisbatchError(out, "export writes a local SEG-Y file: give a local path, then copy the file to object "
+                                  "storage (e.g. with `aws s3 cp`)")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise SeisbatchError(out, f"no such directory {folder}")
     root = store.open_complete(path)
     if array not in root:
         raise SeisbatchError(path, f"no array {array!r} in the store (arrays: {sorted(root.array_keys())})")

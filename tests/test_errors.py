@@ -116,6 +116,31 @@ def test_export_refuses_existing_output_and_incomplete_store(capsys, good, tmp_p
     assert code == 2 and "incomplete" in err and not (tmp_path / "new.sgy").exists()
 
 
+def test_export_needs_a_local_file_in_an_existing_folder(capsys, good, tmp_path, client):
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(good, z, client=client)
+    for out, match in (("s3://bucket/out.sgy", "give a local path"),
+                       (str(tmp_path / "no" / "such" / "out.sgy"), f"no such directory {tmp_path / 'no' / 'such'}")):
+        code, err = run_cli(capsys, "export", str(z), out, "--workers", "1", "--quiet")
+        assert code == 2 and out in err and match in err and err.count("\n") == 1, err
+    assert not (tmp_path / "no").exists()
+
+
+def test_missing_object_storage_credentials_are_one_clear_line(tmp_path):
+    """s3fs raises botocore's NoCredentialsError unwrapped: it ends in one line, not a traceback."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_EC2_METADATA_DISABLED="true", AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_CONFIG_FILE=str(tmp_path / "none"))
+    r = subprocess.run([sys.executable, "-m", "seisbatch", "info", "s3://bucket/survey.zarr"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "s3://bucket/survey.zarr: no credentials for object storage" in r.stderr and "AWS_ACCESS_KEY_ID" in r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+
+
 def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monkeypatch):
     """A task that dies midway (threads, so the patch reaches the worker) leaves state 'converting'."""
     from seisbatch import engine
