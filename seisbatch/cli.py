@@ -248,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         init=args.init,
     )
     r = training.train(args.data, args.out, spec, resume=args.resume, overwrite=args.overwrite,
-                       verbose=0 if args.quiet else "auto")
+                       verbose=0 if args.quiet else 1 if sys.stdout.isatty() else 2)  # a log file: a line per epoch
     paths = training.artifacts(args.out)
     print(f"trained {r['epochs']} epochs in {r['train_seconds'] / 60:.1f} min; model {args.out} (digest {r['digest'][:12]})")
     if "held_out_before_recalibration" in r:

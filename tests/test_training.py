@@ -114,6 +114,9 @@ def test_batches_stream_from_hdf5_without_loading_the_file(tmp_path):
     assert peak < 4 << 20  # a batch is 0.5 MB each for X and Y; the file is 64 MB
     seq.set_epoch(1)
     assert [int(v) for v in seq[0][0][:, 0, 0, 0]] != sorted(seen[:32])
+    with h5py.File(path) as f:  # the same batch as h5py's own fancy indexing, runs of neighbours included
+        for idx in (np.sort(seq.order[96:128]), np.array([0, 1, 2, 7, 9, 10, 1999])):
+            np.testing.assert_array_equal(training.take(f["X"], idx), f["X"][idx])
 
 
 def test_evaluate_cli_and_bad_dataset(tmp_path, data, capsys):
@@ -137,9 +140,11 @@ def test_train_runs_under_the_jax_backend(tmp_path, data):
     out = tmp_path / "j.keras"
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     r = subprocess.run([sys.executable, "-m", "seisbatch.cli", "train", data, "--out", str(out), "--epochs", "2",
-                        "--depth", "3", "--filters", "4", "--steps-per-epoch", "3", "--quiet"],
+                        "--depth", "3", "--filters", "4", "--steps-per-epoch", "3"],
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+    # stdout is no terminal (a batch job's log): one line per epoch, not a redrawn progress bar
+    assert r.stdout.count("loss:") == 2 and "\x1b[" not in r.stdout, r.stdout[-2000:]
     metrics = json.load(open(training.artifacts(str(out))["metrics"]))
     assert metrics["params"]["backend"] == "jax" and len(_history(str(out))) == 2
     assert dncnn.digest(dncnn.load(out)) == metrics["digest"]  # the JAX-trained file loads under TensorFlow
