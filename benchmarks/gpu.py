@@ -21,12 +21,14 @@ Without a GPU it runs the same measurements on the CPU, at a smaller default siz
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
 import time
 
+import dask
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -98,6 +100,23 @@ def bare(model, tile: tuple[int, int], batch: int, seconds: float = 3.0) -> floa
     return n * batch * tile[0] * tile[1] / (time.perf_counter() - t)
 
 
+def _cluster(stack: contextlib.ExitStack, a, on_gpu: bool):
+    """(client, description): one dask-cuda worker per GPU; else one worker of --threads task
+    threads sharing the GPU (dask-cuda missing or failing to start); else --workers CPU workers."""
+    from seisbatch import engine
+
+    if on_gpu and engine.local_gpus():
+        try:
+            import dask_cuda  # noqa: F401
+
+            return stack.enter_context(engine.dask_client(gpu=True)), "dask-cuda: one worker per GPU, GPU=1 each"
+        except Exception as e:  # noqa: BLE001 - measured without it, and said so
+            why = "not installed" if isinstance(e, ImportError) else f"failed to start: {type(e).__name__}: {e}"
+        return (stack.enter_context(engine.dask_client(workers=1, threads_per_worker=a.threads)),
+                f"1 worker x {a.threads} threads sharing the GPU (dask-cuda {why})")
+    return stack.enter_context(engine.dask_client(workers=a.workers)), f"{a.workers} CPU workers"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--inlines", type=int, default=None, help="survey inlines (default 64 on a GPU, 16 on a CPU)")
@@ -109,6 +128,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=4, help="task threads of the GPU worker without dask-cuda (default 4)")
     p.add_argument("--workers", type=int, default=2, help="CPU workers when there is no GPU (default 2)")
     p.add_argument("--matmul-n", type=int, default=None, help="matmul size (default 8192 on a GPU, 2048 on a CPU)")
+    p.add_argument("--tasks-per-gpu", default=None,
+                   help="with dask-cuda: values of the setting denoise.tasks-per-gpu to compare, e.g. 2,4,8 "
+                        "(default: the setting's value); each runs warm on a cluster of its own")
+    p.add_argument("--parts", type=int, default=3, help="blocks timed part by part in this process (default 3; 0: none)")
     p.add_argument("--no-pipeline", action="store_true", help="only the matmul rate and the bare model")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = p.parse_args()
@@ -144,6 +167,55 @@ def main() -> None:
             json.dump(figures, fh, indent=2)
 
 
+def parts(store_path: str, tile, batch: int, n_blocks: int, precisions: list[str]) -> dict:
+    """One thread's time per part of a denoise task, on the pipeline's first blocks: read (Zarr,
+    decompress), tile and blend (the model replaced by a copy), the model per precision, write
+    (compress, Zarr). Samples/s of each; how many threads the CPU parts need to keep up with the model."""
+    import zarr
+
+    from seisbatch import model as dncnn
+    from seisbatch import tiling
+
+    amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
+    root = zarr.open_group(store_path, mode="r+")
+    scratch = root.create_array("parts_scratch", shape=amp.shape, chunks=amp.chunks, dtype="float32",
+                                fill_value=0.0, compressors=amp.compressors, overwrite=True)
+    base = dncnn.load()
+    models = {prec: dncnn.with_precision(base, prec) for prec in precisions}
+    p = tiling.plan(amp.shape, amp.chunks, tile, dncnn.receptive_radius(base), "inline")
+    times: dict[str, float] = {}
+    n = 0
+    for task in p.tasks[: n_blocks + 1]:  # the first block warms up (compilation) and is not counted
+        counted = task.index > 0
+        t = time.perf_counter()
+        block = np.asarray(amp[p.region(task, read=True)], dtype=np.float32)
+        dt = {"read": time.perf_counter() - t}
+        t = time.perf_counter()
+        out = tiling.denoise_block(block, p, task, lambda b: b.copy(), "crop", batch)
+        dt["tile_blend"] = time.perf_counter() - t
+        for prec, m in models.items():
+            t = time.perf_counter()
+            out = tiling.denoise_block(block, p, task, lambda b, m=m: dncnn.predict(m, b, batch), "crop", batch)
+            dt[f"model_{prec}"] = time.perf_counter() - t - dt["tile_blend"]
+        t = time.perf_counter()
+        scratch[p.region(task)] = out
+        dt["write"] = time.perf_counter() - t
+        if counted:
+            n += out.size
+            for k, v in dt.items():
+                times[k] = times.get(k, 0.0) + v
+    del root["parts_scratch"]
+    rates = {k: n / v for k, v in times.items()}
+    cpu = 1 / sum(1 / rates[k] for k in ("read", "tile_blend", "write"))
+    print(f"one thread, per part of a block ({n_blocks} blocks of {n // max(n_blocks, 1) / 1e6:.1f} M samples):")
+    for k, v in rates.items():
+        print(f"  {k:>16}: {v:>14,.0f} samples/s")
+    for prec in precisions:
+        print(f"  CPU parts together {cpu:,.0f} samples/s: {rates[f'model_{prec}'] / cpu:.1f} threads keep the "
+              f"{prec} model busy")
+    return rates
+
+
 def pipeline(a, figures: dict, inlines: int, crosslines: int, samples: int, tile, batch: int, on_gpu: bool) -> None:
     """`seisbatch denoise`, Zarr to Zarr, cold and warm, per precision."""
     from seisbatch import convert, denoise, engine, synthetic
@@ -159,29 +231,30 @@ def pipeline(a, figures: dict, inlines: int, crosslines: int, samples: int, tile
     total = inlines * crosslines * samples
     print(f"survey {inlines} x {crosslines} x {samples} = {total / 1e6:,.1f} M samples "
           f"({total * 4 / 2**30:.2f} GiB float32), made in {time.perf_counter() - t:.0f} s")
-    if on_gpu and engine.local_gpus():
-        try:
-            import dask_cuda  # noqa: F401
-
-            cm, how = engine.dask_client(gpu=True), "dask-cuda: one worker per GPU, GPU=1 each"
-        except ImportError:
-            cm = engine.dask_client(workers=1, threads_per_worker=a.threads)
-            how = f"1 worker x {a.threads} threads sharing the GPU (dask-cuda not installed)"
-    else:
-        cm, how = engine.dask_client(workers=a.workers), f"{a.workers} CPU workers"
-    print(f"pipeline: seisbatch denoise, Zarr in -> Zarr out, {how}")
-    with cm as c:
-        for prec, f in figures["precisions"].items():
-            for state in ("cold", "warm"):
-                if state == "cold":
-                    c.restart()  # workers start afresh: backend import and model load counted
-                t = time.perf_counter()
-                denoise.denoise(store, None, denoise.DenoiseSpec(tile=tile, batch_size=batch, precision=prec,
-                                                                 output=f"den_{prec}"), client=c, overwrite=True)
-                sps = total / (time.perf_counter() - t)
-                f[f"pipeline_{state}_samples_s"] = sps
-                print(f"{prec:>9} {state}: {sps:>14,.0f} samples/s   {sps / f['bare_samples_s']:.2f} of the bare model   "
-                      f"{sps * figures['flops_per_sample'] / 1e12 / f['matmul_tflops']:.2f} of matmul")
+    if a.parts:
+        figures["parts"] = parts(store, tile, batch, a.parts, list(figures["precisions"]))
+    per_gpu = [int(v) for v in a.tasks_per_gpu.split(",")] if a.tasks_per_gpu else [None]
+    for k, tpg in enumerate(per_gpu):
+        with contextlib.ExitStack() as stack:
+            if tpg is not None:
+                stack.enter_context(dask.config.set({"seisbatch.denoise.tasks-per-gpu": tpg}))
+            c, how = _cluster(stack, a, on_gpu)
+            print(f"pipeline: seisbatch denoise, Zarr in -> Zarr out, {how}"
+                  + (f", tasks-per-gpu {tpg}" if tpg is not None else ""))
+            for prec, f in figures["precisions"].items():
+                for state in ("cold", "warm") if k == 0 else ("warm",):
+                    if state == "cold":
+                        c.restart()  # workers start afresh: backend import and model load counted
+                    t = time.perf_counter()
+                    denoise.denoise(store, None, denoise.DenoiseSpec(tile=tile, batch_size=batch, precision=prec,
+                                                                     output=f"den_{prec}"), client=c, overwrite=True)
+                    sps = total / (time.perf_counter() - t)
+                    if k == 0:
+                        f[f"pipeline_{state}_samples_s"] = sps
+                    if state == "warm" and tpg is not None:
+                        f.setdefault("pipeline_warm_samples_s_by_tasks_per_gpu", {})[tpg] = sps
+                    print(f"{prec:>9} {state}: {sps:>14,.0f} samples/s   {sps / f['bare_samples_s']:.2f} of the bare model   "
+                          f"{sps * figures['flops_per_sample'] / 1e12 / f['matmul_tflops']:.2f} of matmul")
     shutil.rmtree(store, ignore_errors=True)
 
 
