@@ -155,11 +155,14 @@ def main() -> None:
     figures: dict = {"device": gpu or "cpu", "backend": backend, "flops_per_sample": fps, "precisions": {}}
     for prec in a.precision.split(","):
         ceiling = matmul_tflops(prec, n)
-        sps = bare(dncnn.with_precision(base_model, prec), tile, batch)
-        f = {"matmul_tflops": ceiling, "bare_samples_s": sps, "bare_tflops": sps * fps / 1e12}
+        trained = bare(dncnn.with_precision(base_model, prec), tile, batch)
+        sps = bare(dncnn.for_inference(base_model, prec), tile, batch)
+        f = {"matmul_tflops": ceiling, "bare_samples_s": sps, "bare_tflops": sps * fps / 1e12,
+             "bare_unfolded_samples_s": trained}
         figures["precisions"][prec] = f
         print(f"{prec:>9}: matmul {ceiling:8.2f} TFLOP/s | bare model {sps:>14,.0f} samples/s = "
-              f"{f['bare_tflops']:7.2f} TFLOP/s, {f['bare_tflops'] / ceiling:.2f} of matmul")
+              f"{f['bare_tflops']:7.2f} TFLOP/s, {f['bare_tflops'] / ceiling:.2f} of matmul "
+              f"(with BatchNorm layers unfolded: {trained:,.0f}, {sps / trained:.2f}x)")
     if not a.no_pipeline:
         pipeline(a, figures, inlines, crosslines, samples, tile, batch, on_gpu)
     if a.json:
@@ -181,7 +184,7 @@ def parts(store_path: str, tile, batch: int, n_blocks: int, precisions: list[str
     scratch = root.create_array("parts_scratch", shape=amp.shape, chunks=amp.chunks, dtype="float32",
                                 fill_value=0.0, compressors=amp.compressors, overwrite=True)
     base = dncnn.load()
-    models = {prec: dncnn.with_precision(base, prec) for prec in precisions}
+    models = {prec: dncnn.for_inference(base, prec) for prec in precisions}
     p = tiling.plan(amp.shape, amp.chunks, tile, dncnn.receptive_radius(base), "inline")
     times: dict[str, float] = {}
     n = 0

@@ -12,6 +12,7 @@
 #   finetune two longer fine-tuning stages from the paper50 model (the model card's recipe), evaluated
 #   convert  benchmarks/convert.py on this machine's CPU cores (no GPU involved)
 # Results go to $OUT (default benchmarks/output/gpu-machine). KERAS_BACKEND defaults to jax.
+# TRAIN_NAME (paper50) and TRAIN_FLAGS (e.g. --mixed-precision) vary the train step;
 # EPOCHS, FT_EPOCHS, COUNT, INLINES, TASKS_PER_GPU, CONVERT_MB and CONVERT_WORKERS shrink or grow the runs.
 set -uo pipefail
 OUT=${OUT:-benchmarks/output/gpu-machine}
@@ -47,13 +48,14 @@ for step in "$@"; do
     train)
         datasets
         s=$EPOCHREALTIME
-        $PY -m seisbatch train $W/train.h5 --out $W/paper50.keras --epochs "${EPOCHS:-50}" --overwrite \
-            --recalibrate-bn 50 2>&1 | tee "$OUT/train.log" || exit
+        name=${TRAIN_NAME:-paper50}
+        $PY -m seisbatch train $W/train.h5 --out $W/$name.keras --epochs "${EPOCHS:-50}" --overwrite \
+            --recalibrate-bn 50 ${TRAIN_FLAGS:-} 2>&1 | tee "$OUT/$name.log" || exit
         echo "train wall seconds (the whole command: start, 50 epochs, recalibration, evaluation): $($PY -c "print(round($EPOCHREALTIME - $s, 1))")"
-        cp $W/paper50.keras $W/paper50.history.csv $W/paper50.metrics.json "$OUT/"
+        cp $W/$name.keras $W/$name.history.csv $W/$name.metrics.json "$OUT/"
         for d in eval5 evalclean; do
-            $PY -m seisbatch evaluate $W/paper50.keras $W/$d.h5 --all --json > "$OUT/paper50-$d.json" || exit
-            cat "$OUT/paper50-$d.json"
+            $PY -m seisbatch evaluate $W/$name.keras $W/$d.h5 --all --json > "$OUT/$name-$d.json" || exit
+            cat "$OUT/$name-$d.json"
         done
         ;;
     finetune)

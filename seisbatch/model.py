@@ -9,9 +9,12 @@ This module knows nothing of Dask or stores: it builds, saves, loads, identifies
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import threading
+import weakref
 from importlib import resources
 
 import numpy as np
@@ -22,8 +25,10 @@ DEPTH, FILTERS = 17, 64
 DEFAULT_MODEL = "dncnn-synthetic.keras"
 
 
-def build_dncnn(depth: int = DEPTH, filters: int = FILTERS, dtype: str | None = None):
-    """The paper's network; ``dtype`` is a Keras dtype policy (e.g. "mixed_float16" on a GPU)."""
+def build_dncnn(depth: int = DEPTH, filters: int = FILTERS, dtype: str | None = None, folded: bool = False):
+    """The paper's network; ``dtype`` is a Keras dtype policy (e.g. "mixed_float16" on a GPU).
+    ``folded``: the inference form, each Conv -> BatchNorm -> ReLU as one Conv with bias and ReLU
+    (:func:`for_inference` fills it)."""
     import keras
     from keras import layers
 
@@ -32,6 +37,9 @@ def build_dncnn(depth: int = DEPTH, filters: int = FILTERS, dtype: str | None = 
     inp = keras.Input(shape=(None, None, 1), name="noisy")
     x = layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype, name="conv_1")(inp)
     for i in range(2, depth):
+        if folded:
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", dtype=dtype, name=f"conv_{i}")(x)
+            continue
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, dtype=dtype, name=f"conv_{i}")(x)
         x = layers.BatchNormalization(axis=-1, momentum=0.0, epsilon=1e-4, dtype=dtype, name=f"bn_{i}")(x)
         x = layers.ReLU(dtype=dtype, name=f"relu_{i}")(x)
@@ -55,6 +63,11 @@ def flops_per_sample(depth: int = DEPTH, filters: int = FILTERS) -> int:
     """Floating-point operations (2 per multiply-add) of one output sample: 3x3 convolutions
     1->F, (depth-2) x F->F, F->1. Benchmarks divide achieved rates by the matmul rate with it."""
     return 2 * 9 * (filters + (depth - 2) * filters * filters + filters)
+
+
+def is_folded(model) -> bool:
+    """True for the inference form of :func:`for_inference` (no BatchNorm layers)."""
+    return not any(layer.__class__.__name__ == "BatchNormalization" for layer in model.layers)
 
 
 def digest(model) -> str:
@@ -120,6 +133,30 @@ def save(model, path: str | os.PathLike, include_optimizer: bool = True) -> None
     os.replace(tmp, path)
 
 
+def for_inference(model, precision: str = "float32"):
+    """The network as ``denoise`` runs it: BatchNorm folded into the convolution before it (scale
+    into the kernel, shift into a bias, computed in float64), so that each hidden layer is one
+    convolution with bias and ReLU instead of three passes over its 64 channels; the same function
+    up to float32 rounding (relative difference ~3e-6 on the shipped model). Then ``precision``
+    as in :func:`with_precision`. The digest stays that of ``model``: compute it before."""
+    arch = architecture(model)
+    folded = build_dncnn(**arch, folded=True)
+    for layer in folded.layers:
+        if layer.__class__.__name__ != "Conv2D":
+            continue
+        source = model.get_layer(layer.name)
+        n = int(layer.name.split("_")[1])
+        if 1 < n < arch["depth"]:
+            bn = model.get_layer(f"bn_{n}")
+            gamma, beta, mean, var = (np.asarray(w, np.float64) for w in bn.get_weights())
+            s = gamma / np.sqrt(var + bn.epsilon)
+            kernel = np.asarray(source.get_weights()[0], np.float64) * s
+            layer.set_weights([kernel.astype(np.float32), (beta - mean * s).astype(np.float32)])
+        else:
+            layer.set_weights(source.get_weights())
+    return with_precision(folded, precision)
+
+
 def with_precision(model, precision: str = "float32"):
     """The same network and weights computing in ``precision`` ("bfloat16" or "float16"); the
     weights stay float32 (Keras' mixed policies) and the residual ``input - noise`` is float32, so
@@ -129,7 +166,7 @@ def with_precision(model, precision: str = "float32"):
         return model
     if precision not in ("bfloat16", "float16"):
         raise ValueError(f"precision must be float32, bfloat16 or float16, not {precision!r}")
-    half = build_dncnn(**architecture(model), dtype=f"mixed_{precision}")
+    half = build_dncnn(**architecture(model), dtype=f"mixed_{precision}", folded=is_folded(model))
     half.set_weights(model.get_weights())
     return half
 
@@ -141,7 +178,12 @@ def predict(model, patches: np.ndarray, batch_size: int = 32) -> np.ndarray:
     the functional model eagerly keeps all intermediate activations and needs gigabytes for a few
     tiles. The last batch is padded to full size so the step is traced once per window shape.
     """
+    import keras
+
     x = np.asarray(patches, dtype=np.float32)
+    # Keras' JAX predict step donates the model's weight buffers and puts new ones back: two threads
+    # predicting with one model at once fail ("Array has been deleted"), so they take turns there
+    lock = contextlib.nullcontext() if keras.backend.backend() == "tensorflow" else _predict_lock(model)
     squeeze = x.ndim == 3
     if squeeze:
         x = x[..., None]
@@ -153,5 +195,16 @@ def predict(model, patches: np.ndarray, batch_size: int = 32) -> np.ndarray:
         k = len(b)
         if k < size:
             b = np.concatenate([b, np.zeros((size - k,) + b.shape[1:], np.float32)])
-        out[a : a + k] = np.asarray(model.predict_on_batch(b), dtype=np.float32)[:k]
+        with lock:
+            y = model.predict_on_batch(b)
+        out[a : a + k] = np.asarray(y, dtype=np.float32)[:k]
     return out[..., 0] if squeeze else out
+
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def _predict_lock(model) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(model, threading.Lock())

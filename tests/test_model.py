@@ -110,18 +110,41 @@ def test_same_weights_same_output_under_tensorflow_and_jax(tmp_path, paper_model
     script = textwrap.dedent(f"""
         import json, numpy as np, keras
         from seisbatch import model as dncnn
+        from concurrent.futures import ThreadPoolExecutor
         m = dncnn.load({str(tmp_path / 'w.weights.h5')!r})
-        np.save({str(tmp_path / 'y.npy')!r}, dncnn.predict(m, np.load({str(tmp_path / 'x.npy')!r})))
-        print(json.dumps({{"backend": keras.backend.backend(), "digest": dncnn.digest(m)}}))
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        y = dncnn.predict(m, x)
+        np.save({str(tmp_path / 'y.npy')!r}, y)
+        # a worker's task threads share its model: under JAX they once failed ("Array has been deleted")
+        with ThreadPoolExecutor(4) as pool:
+            same = all(np.array_equal(r, y) for r in pool.map(lambda _: dncnn.predict(m, x, 1), range(12)))
+        print(json.dumps({{"backend": keras.backend.backend(), "digest": dncnn.digest(m), "threads_agree": same}}))
     """)
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report == {"backend": "jax", "digest": dncnn.digest(paper_model)}
+    assert report == {"backend": "jax", "digest": dncnn.digest(paper_model), "threads_agree": True}
     y_jax = np.load(tmp_path / "y.npy")
     assert np.abs(y_tf).max() > 1
     np.testing.assert_allclose(y_jax, y_tf, atol=2e-4 * np.abs(y_tf).max())
+
+
+def test_inference_form_folds_batchnorm_into_the_convolutions():
+    m = dncnn.load()  # the shipped model: trained BatchNorm statistics, far from the identity
+    f = dncnn.for_inference(m)
+    assert dncnn.is_folded(f) and not dncnn.is_folded(m)
+    assert dncnn.architecture(f) == dncnn.architecture(m)
+    assert f.count_params() == m.count_params() - 15 * 64 * 3  # gamma, mean, var gone; beta is the bias
+    x = np.random.default_rng(8).normal(0, 0.5, size=(2, 40, 60, 1)).astype(np.float32)
+    y, yf = dncnn.predict(m, x), dncnn.predict(f, x)
+    noise = x - y  # what the network computes; the residual adds the input back
+    assert np.linalg.norm(noise - (x - yf)) / np.linalg.norm(noise) < 1e-5
+    h = dncnn.for_inference(m, "bfloat16")
+    assert dncnn.is_folded(h) and h.layers[1].dtype_policy.compute_dtype == "bfloat16"
+    assert h.layers[1].kernel.dtype == "float32"
+    yh = dncnn.predict(h, x)
+    assert 0 < np.linalg.norm(yh - yf) / np.linalg.norm(noise) < 0.05
 
 
 def test_mixed_precision_model_keeps_float32_output_close_to_float32(paper_model):
