@@ -13,7 +13,7 @@
 #   convert  benchmarks/convert.py on this machine's CPU cores (no GPU involved)
 # Results go to $OUT (default benchmarks/output/gpu-machine). KERAS_BACKEND defaults to jax.
 # TRAIN_NAME (paper50) and TRAIN_FLAGS (e.g. --mixed-precision) vary the train step;
-# EPOCHS, FT_EPOCHS, COUNT, INLINES, TASKS_PER_GPU, CONVERT_MB and CONVERT_WORKERS shrink or grow the runs.
+# BENCH_FLAGS adds options of gpu.py; EPOCHS, FT_EPOCHS, COUNT, INLINES, TASKS_PER_GPU, CONVERT_MB and CONVERT_WORKERS shrink or grow the runs.
 set -uo pipefail
 OUT=${OUT:-benchmarks/output/gpu-machine}
 mkdir -p "$OUT"
@@ -43,7 +43,7 @@ for step in "$@"; do
     case $step in
     bench)
         $PY benchmarks/gpu.py --inlines "${INLINES:-256}" --tasks-per-gpu "${TASKS_PER_GPU:-2,4,8}" \
-            --json "$OUT/gpu.json" 2>&1 | tee "$OUT/gpu.log"
+            --json "$OUT/gpu.json" ${BENCH_FLAGS:-} 2>&1 | tee "$OUT/gpu.log"
         ;;
     train)
         datasets
