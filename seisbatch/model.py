@@ -119,7 +119,7 @@ def save(model, path: str | os.PathLike, include_optimizer: bool = True) -> None
 
     path = os.fspath(path)
     if not include_optimizer and getattr(model, "optimizer", None) is not None:
-        bare = keras.models.clone_model(model)
+        bare = keras.Model.from_config(model.get_config())  # not clone_model: Keras 3 clones the compile state too
         bare.set_weights(model.get_weights())
         model = bare
     suffix = ".weights.h5" if path.endswith(".weights.h5") else ".keras"

@@ -78,6 +78,30 @@ def test_keras_and_weights_files_round_trip_with_the_same_digest(tmp_path, paper
     assert not list(tmp_path.glob("*partial*"))
 
 
+def test_a_model_saved_without_its_optimizer_holds_only_the_weights(tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    m = dncnn.build_dncnn(3, 4)
+    m.compile(optimizer=keras.optimizers.RMSprop(), loss="mse")
+    m.fit(np.ones((4, 8, 8, 1), np.float32), np.zeros((4, 8, 8, 1), np.float32), verbose=0)
+
+    def optimizer_arrays(path):
+        with zipfile.ZipFile(path) as z, h5py.File(io.BytesIO(z.read("model.weights.h5"))) as f:
+            found = []
+            if "optimizer" in f:
+                f["optimizer"].visititems(lambda k, o: found.append(k) if isinstance(o, h5py.Dataset) else None)
+            return found
+
+    dncnn.save(m, tmp_path / "ckpt.keras")
+    dncnn.save(m, tmp_path / "ship.keras", include_optimizer=False)
+    assert optimizer_arrays(tmp_path / "ckpt.keras")  # a checkpoint keeps RMSprop's state
+    assert optimizer_arrays(tmp_path / "ship.keras") == []
+    assert dncnn.digest(dncnn.load(tmp_path / "ship.keras")) == dncnn.digest(m)
+
+
 def test_digest_changes_with_any_weight(paper_model):
     d = dncnn.digest(paper_model)
     layer = paper_model.get_layer("bn_9")
