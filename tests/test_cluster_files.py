@@ -96,7 +96,7 @@ def test_model_tasks_ask_for_the_gpu_resource_where_workers_advertise_it(tmp_pat
     with LocalCluster(n_workers=1, threads_per_worker=2, resources={"GPU": 1}, dashboard_address=":0") as lc, Client(lc) as c:
         convert.convert_segy(str(tmp_path / "s.sgy"), str(tmp_path / "s.zarr"), client=c)
         denoise.denoise(str(tmp_path / "s.zarr"), str(tmp_path / "m.keras"), client=c)
-    assert seen[-1] == {"GPU": 0.5} and seen[0] is None  # convert: I/O anywhere; denoise: two blocks per GPU
+    assert seen[-1] == {"GPU": 0.25} and seen[0] is None  # convert: I/O anywhere; denoise: four blocks per GPU
     assert zarr.open_group(str(tmp_path / "s.zarr"))["denoised"].attrs["seisbatch"]["complete"]
     with dask.config.set({"seisbatch.denoise.tasks-per-gpu": 1}):
         with LocalCluster(n_workers=1, threads_per_worker=2, resources={"GPU": 1}, dashboard_address=":0") as lc, \
