@@ -32,8 +32,9 @@ OUT = os.path.join(os.path.dirname(__file__), "output")
 
 
 def bare(store: str, model_path: str | None, batch: int) -> float:
-    """Samples/s of model.predict on every inline section of the survey (in memory, scaled)."""
-    m = dncnn.load(model_path)
+    """Samples/s of model.predict on every inline section of the survey (in memory, scaled), with
+    the network in the inference form that denoise's workers run (BatchNorm folded)."""
+    m = dncnn.for_inference(dncnn.load(model_path))
     root = zarr.open_group(store, mode="r")
     amp = root["amplitude"][:] * stats.scale_factor(root.attrs["seisbatch"]["stats"])
     dncnn.predict(m, amp[:batch], batch)  # warm-up: trace the function once
