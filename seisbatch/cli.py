@@ -519,7 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--filters", type=int, default=64, help="filters per hidden layer (default 64)")
     t.add_argument("--test-count", type=int, default=None, help="patches held out at the end (default: the file's own, else 1000)")
     t.add_argument("--steps-per-epoch", type=int, default=None, help="limit the steps of an epoch (default: all training patches)")
-    t.add_argument("--mixed-precision", action="store_true", help="float16 compute with float32 weights (for GPUs)")
+    t.add_argument("--mixed-precision", action="store_true", help="float16 compute with float32 weights, for GPUs; on an H100 the paper's recipe "
+                        "ran only 8%% faster and learned far less (+2.3 dB against +10.8: model card)")
     t.add_argument("--recalibrate-bn", type=int, default=0, metavar="BATCHES",
                    help="after training, re-estimate BatchNorm statistics over this many batches instead of keeping "
                         "the last batch's (momentum 0.0, the paper's choice); metrics are reported before and after")
