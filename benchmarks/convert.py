@@ -158,7 +158,7 @@ def bound_in_this_process(path: str, out: str, workers: int, compression: str) -
             layout = segy_reader.scan(path)
             fields = segy_reader.read_header_fields(layout, [189, 193])
             geom = geometry.detect(fields[189], fields[193], "auto", path)
-            g2f = convert.grid_to_file(geom, layout.n_traces)  # every cell filled: the benchmark's files have no gaps
+            g2f = geometry.grid_to_file(geom.grid_index, geom.grid_shape)  # every cell filled: the benchmark's files have no gaps
             chunks = store.default_chunks(geom.dims, layout.n_samples)
             blocks = convert.plan_blocks(geom.grid_shape, chunks[:-1])
             pool.starmap(_bound_block, [(out, i, g2f[b].ravel(), g2f[b].shape, chunks[-1]) for i, b in enumerate(blocks)],

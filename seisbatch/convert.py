@@ -30,13 +30,6 @@ def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> li
     return [tuple(b) for b in itertools.product(*ranges)]
 
 
-def grid_to_file(geom: geometry.Geometry, n_traces: int) -> np.ndarray:
-    """For each cell of the trace grid, the file trace that fills it (-1 where none does)."""
-    g2f = np.full(int(np.prod(geom.grid_shape)), -1, dtype=np.int64)
-    g2f[geom.grid_index] = np.arange(n_traces)
-    return g2f.reshape(geom.grid_shape)
-
-
 def file_digest(path: str, chunk: int = 1 << 22) -> str:
     """sha256 of a file, to tie a store to the exact file it came from."""
     h = hashlib.sha256()
@@ -258,7 +251,7 @@ def convert_segy(
             "sample_units": sample_units,
             "convert_options": options,
         }
-        g2f = grid_to_file(geom, layout.n_traces)
+        g2f = geometry.grid_to_file(geom.grid_index, geom.grid_shape)
         blocks = plan_blocks(geom.grid_shape, chunks[:-1])
         with locking.store_lock(dst):
             resume = _start_or_resume(src, dst, overwrite, source, options, len(blocks))

@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import convert, engine, store
+from . import convert, engine, geometry, store
 from .errors import SeisbatchError
 from .segy_format import encode
 from .segy_writer import file_header, records, trace_headers
@@ -30,12 +30,6 @@ def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...], n_sam
     k = max(1, TASK_BYTES // (int(np.prod(grid_chunks)) * n_samples * 4))
     widened = tuple(grid_chunks[:-1]) + (min(grid_shape[-1], grid_chunks[-1] * k),)
     return convert.plan_blocks(grid_shape, widened)
-
-
-def _file_runs(file_traces: np.ndarray) -> list[tuple[int, int]]:
-    """(first, stop) positions in sorted ``file_traces`` of each run of consecutive file traces."""
-    cuts = np.flatnonzero(np.diff(file_traces) != 1) + 1
-    return list(zip([0, *cuts.tolist()], [*cuts.tolist(), len(file_traces)]))
 
 
 def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: np.ndarray, spec: dict) -> int:
@@ -73,7 +67,7 @@ def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: 
     tb = spec["trace_bytes"]
     fd = os.open(out, os.O_WRONLY)
     try:
-        for i, j in _file_runs(files):
+        for i, j in geometry.consecutive_runs(files):
             os.pwrite(fd, data[i * tb : j * tb], spec["data_offset"] + int(files[i]) * tb)
     finally:
         os.close(fd)
@@ -129,9 +123,7 @@ def export_segy(
     with open(partial, "wb") as fh:
         fh.write(text + binary + b"".join(ext))
         fh.truncate(spec["data_offset"] + len(grid_index) * spec["trace_bytes"])
-    g2f = np.full(int(np.prod(mask.shape)), -1, dtype=np.int64)
-    g2f[grid_index] = np.arange(len(grid_index))
-    g2f = g2f.reshape(mask.shape)
+    g2f = geometry.grid_to_file(grid_index, mask.shape)
     blocks = plan_blocks(mask.shape, root[array].chunks[:-1], ns)
     try:
         with engine.maybe_client(client, workers=workers) as c:

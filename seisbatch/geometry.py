@@ -40,6 +40,21 @@ class Geometry:
         return len(self.grid_index)
 
 
+def grid_to_file(grid_index: np.ndarray, grid_shape: tuple[int, ...]) -> np.ndarray:
+    """For each cell of the trace grid, the file trace that fills it (-1 where none does);
+    ``grid_index``: each file trace's flat cell."""
+    g2f = np.full(int(np.prod(grid_shape)), -1, dtype=np.int64)
+    g2f[grid_index] = np.arange(len(grid_index))
+    return g2f.reshape(grid_shape)
+
+
+def consecutive_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """(first, stop) positions in sorted integer ``values`` of each run of consecutive values,
+    e.g. file traces that one write or one read can cover."""
+    cuts = (np.flatnonzero(np.diff(values) != 1) + 1).tolist()
+    return list(zip([0, *cuts], [*cuts, len(values)]))
+
+
 def regular_axis(values: np.ndarray) -> np.ndarray:
     """Sorted line numbers of an axis: the full regular range (so missing lines become dead) when
     that is not much larger than the lines present, else just the values present."""

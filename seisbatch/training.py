@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from . import model as dncnn
-from . import plots
+from . import geometry, plots
 from .errors import SeisbatchError
 from .metrics import SnrAccumulator
 
@@ -94,8 +94,7 @@ def take(dataset: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     against 0.3 ms this way, which would leave a GPU waiting on every training step.
     """
     out = np.empty((len(idx),) + dataset.shape[1:], dataset.dtype)
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)]):
+    for a, b in geometry.consecutive_runs(idx):
         out[a:b] = dataset[idx[a] : idx[b - 1] + 1]
     return out
 
