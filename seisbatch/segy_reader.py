@@ -191,10 +191,11 @@ def _record_dtype(layout: SegyLayout) -> np.dtype:
     )
 
 
-def read_records(layout: SegyLayout, start: int, stop: int, fh=None) -> np.ndarray:
-    """Traces ``start:stop`` as a structured array with raw ``header`` bytes and raw ``samples``."""
-    dtype = _record_dtype(layout)
-    out = np.empty(stop - start, dtype=dtype)
+def read_records(layout: SegyLayout, start: int, stop: int, fh=None, out: np.ndarray | None = None) -> np.ndarray:
+    """Traces ``start:stop`` as a structured array with raw ``header`` bytes and raw ``samples``
+    (read straight into ``out``, a contiguous array of the record dtype, when given)."""
+    if out is None:
+        out = np.empty(stop - start, dtype=_record_dtype(layout))
     own = fh is None
     if own:
         fh = open(layout.path, "rb")
@@ -218,8 +219,8 @@ def read_selected(layout: SegyLayout, traces: np.ndarray) -> np.ndarray:
     starts = np.concatenate([[0], breaks])
     stops = np.concatenate([breaks, [len(traces)]])
     with open(layout.path, "rb") as fh:
-        for a, b in zip(starts, stops):
-            out[a:b] = read_records(layout, int(traces[a]), int(traces[b - 1]) + 1, fh)
+        for a, b in zip(starts, stops):  # each run read in place: no second copy of the block
+            read_records(layout, int(traces[a]), int(traces[b - 1]) + 1, fh, out=out[a:b])
     return out
 
 
