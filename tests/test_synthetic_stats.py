@@ -52,3 +52,16 @@ def test_merged_statistics_equal_whole_array_statistics():
 def test_non_finite_samples_are_counted_not_averaged():
     s = stats.merge([stats.block_stats(np.array([1.0, np.nan, np.inf, -1.0], np.float32))])
     assert s["nonfinite"] == 2 and s["count"] == 2 and s["rms"] == 1.0
+
+
+def test_statistics_stay_exact_for_large_offsets_and_amplitudes():
+    """The fast float32 sum of squares must not be taken where it is not exact enough: a large
+    mean (variance = sumsq/n - mean², which cancels) or squares beyond float32's range."""
+    rng = np.random.default_rng(3)
+    offset = (1000.0 + rng.standard_normal(50_000)).astype(np.float32)  # std 1 around 1000
+    s = stats.merge([stats.block_stats(offset)])
+    assert s["std"] == pytest.approx(offset.astype(np.float64).std(), rel=1e-6)
+    huge = (rng.standard_normal(50_000) * 1e25).astype(np.float32)  # squares overflow float32
+    s = stats.merge([stats.block_stats(huge)])
+    assert s["nonfinite"] == 0 and s["count"] == huge.size
+    assert s["rms"] == pytest.approx(np.sqrt(np.mean(huge.astype(np.float64) ** 2)), rel=1e-9)
