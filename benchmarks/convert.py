@@ -117,7 +117,10 @@ def _bound_start(path: str, compression: str) -> None:
     import numcodecs
 
     _BOUND["layout"] = segy_reader.scan(path)
-    _BOUND["amp"] = (numcodecs.Blosc(compression, 5, numcodecs.Blosc.SHUFFLE) if compression != "none" else None)
+    codec = store.amplitude_codec(compression)  # the same Blosc settings as seisbatch's amplitude codec
+    shuffle = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
+               "bitshuffle": numcodecs.Blosc.BITSHUFFLE}
+    _BOUND["amp"] = (numcodecs.Blosc(codec.cname.value, codec.clevel, shuffle[codec.shuffle.value]) if codec else None)
     _BOUND["hdr"] = numcodecs.Zstd(level=0)  # zarr v3's default codec, which seisbatch's headers use
 
 
