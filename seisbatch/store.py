@@ -34,8 +34,8 @@ FORMAT_VERSION = 1
 #: Bit shuffle, not byte shuffle: float32 samples share their exponent and top mantissa bits, which
 #: bit planes expose. Compressed size, real files in ../shared/data (66%, 19%, 0% zero samples) and
 #: the benchmark's noisy synthetic: lz4 34%, 53%, 76%, 86% (byte shuffle: 31%, 58%, 90%, 92%) at
-#: 1.1-2.5 GB/s per core (byte shuffle: 0.85-1.1 GB/s, 2.3 on the file of zeros); zstd 31%, 47%,
-#: 74%, 86%, at 0.2-0.4 GB/s. lz4 is the default: most of the gain, little time.
+#: 1.1-2.1 GB/s per core (byte shuffle: 0.9-1.4 GB/s, 2.6 on the mostly-zero line); zstd 31%, 47%,
+#: 74%, 86%, at 0.17-0.52 GB/s (benchmarks/codecs.py). lz4 is the default: most of the gain, little time.
 AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
     "lz4": BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle"),
     "zstd": BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
