@@ -110,6 +110,19 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     print(json.dumps(m))
 
 
+def plain_amplitude_codec(compression: str | None = None):
+    """numcodecs' Blosc with the settings of seisbatch's amplitude codec ``compression`` (default
+    the setting), to compress chunks without zarr-python; None for no compression."""
+    import numcodecs
+
+    codec = store.amplitude_codec(compression)
+    if codec is None:
+        return None
+    shuffle = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
+               "bitshuffle": numcodecs.Blosc.BITSHUFFLE}[codec.shuffle.value]
+    return numcodecs.Blosc(codec.cname.value, codec.clevel, shuffle)
+
+
 _BOUND: dict = {}  # per bound worker: the file's layout and the codecs
 
 
@@ -117,10 +130,7 @@ def _bound_start(path: str, compression: str) -> None:
     import numcodecs
 
     _BOUND["layout"] = segy_reader.scan(path)
-    codec = store.amplitude_codec(compression)  # the same Blosc settings as seisbatch's amplitude codec
-    shuffle = {"noshuffle": numcodecs.Blosc.NOSHUFFLE, "shuffle": numcodecs.Blosc.SHUFFLE,
-               "bitshuffle": numcodecs.Blosc.BITSHUFFLE}
-    _BOUND["amp"] = (numcodecs.Blosc(codec.cname.value, codec.clevel, shuffle[codec.shuffle.value]) if codec else None)
+    _BOUND["amp"] = plain_amplitude_codec(compression)
     _BOUND["hdr"] = numcodecs.Zstd(level=0)  # zarr v3's default codec, which seisbatch's headers use
 
 

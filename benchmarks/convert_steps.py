@@ -26,7 +26,7 @@ import uuid
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from convert import make_file, read_file_once  # noqa: E402
+from convert import make_file, plain_amplitude_codec, read_file_once  # noqa: E402
 
 from seisbatch import convert, engine, geometry, segy_reader, stats, store  # noqa: E402
 from seisbatch.segy_format import decode  # noqa: E402
@@ -74,12 +74,8 @@ def time_steps(src: str, dst: str, rounds: int) -> None:
 
 def _write_blocks(src: str, dst: str, how: str, items: list) -> float:
     """Part 2, in a pool process: read, decode, summarise and write ``items``; returns seconds."""
-    import numcodecs
-
     lay = segy_reader.scan(src)
-    zcodec = store.amplitude_codec()
-    shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[zcodec.shuffle.value]
-    codec = numcodecs.Blosc(zcodec.cname.value, zcodec.clevel, shuffle)
+    codec = plain_amplitude_codec()
     run = uuid.uuid4().hex
     t0 = time.perf_counter()
     step = store.default_chunks(("inline", "crossline"), lay.n_samples)[-1]

@@ -16,6 +16,7 @@ import numpy as np
 import segyio
 
 from .errors import SeisbatchError
+from .geometry import consecutive_runs
 from .segy_format import SAMPLE_FORMATS, raw_dtype, sample_size
 
 TEXT_SIZE = 3200
@@ -215,11 +216,8 @@ def read_selected(layout: SegyLayout, traces: np.ndarray) -> np.ndarray:
     out = np.empty(len(traces), dtype=_record_dtype(layout))
     if len(traces) == 0:
         return out
-    breaks = np.flatnonzero(np.diff(traces) != 1) + 1
-    starts = np.concatenate([[0], breaks])
-    stops = np.concatenate([breaks, [len(traces)]])
     with open(layout.path, "rb") as fh:
-        for a, b in zip(starts, stops):  # each run read in place: no second copy of the block
+        for a, b in consecutive_runs(traces):  # each run read in place: no second copy of the block
             read_records(layout, int(traces[a]), int(traces[b - 1]) + 1, fh, out=out[a:b])
     return out
 
