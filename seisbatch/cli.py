@@ -338,7 +338,8 @@ def cmd_qc(args: argparse.Namespace) -> int:
         win = " x ".join(f"{a}:{b}" for a, b in pc["window"])
         print(f"  {pc['precision']} inference against float32 on {r['figure_section']} (window {win}): relative RMS error "
               f"{pc['rel_rms_error']:.2e}, max |error| {pc['max_abs_error']:.3g}, SNR {pc['snr_vs_float32_db']:.1f} dB")
-    print(f"  figure: {r['png']} ({r['figure_section']})")
+    gain = f"; removed noise shown x{r['figure_noise_gain']:g}" if r["figure_noise_gain"] != 1 else ""
+    print(f"  figure: {r['png']} ({r['figure_section']}{gain})")
     return 0
 
 
@@ -460,7 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Per-section metrics of a denoised array and a PNG of one section (input, denoised, "
                                    "removed noise). With --clean (a store of the noise-free survey, e.g. synthetic truth) the "
                                    "metric is SNR before/after; otherwise the removed-noise energy and the leakage, the "
-                                   "correlation between removed noise and denoised signal.")
+                                   "correlation between removed noise and denoised signal. The figure's axes are in the survey's line "
+                                   "numbers and time (or depth); the removed noise is drawn on the input's grey scale, "
+                                   "amplified (x2, x5, x10, ..., said in its title) when it would be too faint to see; below "
+                                   "the sections, the metrics along the survey (a 2D line: trace by trace, over a few "
+                                   "neighbouring traces).")
     q.add_argument("store", help="seisbatch store with a denoised array")
     q.add_argument("--output", default="denoised", help="array to check (default denoised)")
     q.add_argument("--section", default=None, help="section for the figure: inline:NUMBER or crossline:NUMBER "
@@ -552,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default=None, help="model to denoise with (default: the shipped pretrained model)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=cmd_demo)
+    for command in (p, *sub.choices.values()):  # `qc --out x.png` must not quietly mean `--output x.png`
+        command.allow_abbrev = False
     return p
 
 

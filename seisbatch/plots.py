@@ -43,35 +43,71 @@ def patch_grid(path: str | os.PathLike, rows: list[tuple[str, np.ndarray]], titl
     return os.fspath(path)
 
 
-def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], title: str, rows: list[dict],
-             axis_label: str = "inline") -> str:
-    """QC figure: one (trace, sample) section per panel on a common grey scale (clipped at the
-    input's 99th percentile), and below them the per-section metrics along the survey."""
+def noise_gain(removed: np.ndarray, clip: float) -> float:
+    """Display gain for the removed-noise panel: 1 when it is visible on the input's grey scale,
+    else the largest of 2, 5, 10, 20, 50, ... that brings its 99th percentile to at most half the
+    clip, so a denoiser that removed little still shows what it removed (the panel says by how much)."""
+    p = float(np.percentile(np.abs(removed), 99)) if removed.size else 0.0
+    if p <= 0 or p >= clip / 4:
+        return 1.0
+    target = clip / 2 / p
+    gain = 1.0
+    for exp in range(0, 7):
+        for m in (1, 2, 5):
+            if m * 10**exp <= target:
+                gain = float(m * 10**exp)
+    return gain
+
+
+def _edges(values: np.ndarray) -> tuple[float, float] | None:
+    """Image edges (first, last) for evenly spaced coordinate values, else None."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return None
+    step = np.diff(v)
+    if not np.allclose(step, step[0]) or step[0] == 0:
+        return None
+    return float(v[0] - step[0] / 2), float(v[-1] + step[0] / 2)
+
+
+def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], title: str, *,
+             traces: tuple[str, np.ndarray], samples: tuple[str, np.ndarray],
+             along: tuple[str, np.ndarray, list[tuple[str, np.ndarray]], float | None]) -> dict:
+    """QC figure: one (trace, sample) section per panel on a common grey scale (clipped at the 99th
+    percentile of the input and the output), the last panel (the removed noise) with a gain when it
+    would be invisible at that scale; axes in the survey's numbers and units (``traces`` and
+    ``samples``: (label, coordinate values)). Below, the metrics ``along`` the survey: (x label, x
+    values, [(curve label, values)], x of the section shown or None). Returns the path and the gain."""
     plt = _pyplot()
     clip = float(np.percentile(np.abs(panels[-2 if len(panels) > 1 else 0][1]), 99)) or 1.0
     clip = max(clip, float(np.percentile(np.abs(panels[0][1]), 99)) or 1.0)
+    gain = noise_gain(np.asarray(panels[-1][1]), clip) if len(panels) > 2 else 1.0
     fig = plt.figure(figsize=(3.2 * len(panels), 7.2))
     grid = fig.add_gridspec(2, len(panels), height_ratios=[3, 1])
+    tx, sx = _edges(traces[1]), _edges(samples[1])
+    n_tr, n_s = np.asarray(panels[0][1]).shape
+    extent = [*(tx or (-0.5, n_tr - 0.5)), *((sx[1], sx[0]) if sx else (n_s - 0.5, -0.5))]
     for i, (label, sec) in enumerate(panels):
         ax = fig.add_subplot(grid[0, i])
-        ax.imshow(np.asarray(sec).T, cmap="gray", vmin=-clip, vmax=clip, aspect="auto", interpolation="nearest")
-        ax.set_title(label)
-        ax.set_xlabel("trace")
+        last = i == len(panels) - 1 and gain != 1.0
+        ax.imshow(np.asarray(sec).T * (gain if last else 1), cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
+                  interpolation="nearest", extent=extent)
+        ax.set_title(f"{label} ×{gain:g}" if last else label)
+        ax.set_xlabel(traces[0] if tx else f"{traces[0]} (index)")
         if i == 0:
-            ax.set_ylabel("sample")
+            ax.set_ylabel(samples[0] if sx else f"{samples[0]} (index)")
     ax = fig.add_subplot(grid[1, :])
-    idx = [r["section"] for r in rows]
-    if "snr_after_db" in rows[0]:
-        ax.plot(idx, [r["snr_before_db"] for r in rows], "o-", label="SNR before (dB)")
-        ax.plot(idx, [r["snr_after_db"] for r in rows], "o-", label="SNR after (dB)")
-    else:
-        ax.plot(idx, [100 * r["removed_energy"] for r in rows], "o-", label="removed energy (% of input)")
-        ax.plot(idx, [100 * r["leakage"] for r in rows], "o-", label="leakage: corr(removed, denoised) x 100")
-    ax.set_xlabel(f"{axis_label} index")
+    x_label, x, curves, mark = along
+    style = "o-" if len(x) <= 60 else "-"
+    for label, values in curves:
+        ax.plot(x, values, style, ms=3, label=label)
+    if mark is not None:
+        ax.axvline(mark, color="0.4", ls="--", lw=1, label="section shown")
+    ax.set_xlabel(x_label)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=100)
     plt.close(fig)
-    return os.fspath(path)
+    return {"png": os.fspath(path), "noise_gain": gain}

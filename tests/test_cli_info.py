@@ -26,6 +26,15 @@ def test_help_explains_every_option(command, capsys):
             assert action.option_strings[0] in text
 
 
+@pytest.mark.parametrize("argv", [["qc", "s.zarr", "--out", "x.png"], ["denoise", "s.zarr", "--over"],
+                                  ["convert", "a.sgy", "b.zarr", "--work", "2"]])
+def test_abbreviated_options_are_refused_not_guessed(argv, capsys):
+    with pytest.raises(SystemExit) as exc:  # `qc --out x.png` once meant `--output x.png`: the array to check
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv[2 if argv[0] != 'convert' else 3:])}" in capsys.readouterr().err
+
+
 def test_info_on_a_store(data_dir, tmp_path, client, capsys):
     z = tmp_path / "f3.zarr"
     convert.convert_segy(data_dir / "segysak_f3-withdead.sgy", z, client=client)

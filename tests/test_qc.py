@@ -1,5 +1,5 @@
-"""qc: SNR against a clean reference, removed energy and leakage without one, the figure, refusals;
-info reports a denoised array's completeness block by block."""
+"""qc: SNR against a clean reference, removed energy and leakage without one, the figure (its gain on
+the removed noise, a 2D line's metrics trace by trace), refusals; info reports a denoised array's completeness block by block."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import zarr
 
-from conftest import small_model
-from seisbatch import convert, denoise, qc, synthetic
+from conftest import DATA, small_model
+from seisbatch import convert, denoise, plots, qc, synthetic
 from seisbatch.cli import main
 from seisbatch.errors import SeisbatchError
 
@@ -72,3 +72,49 @@ def test_qc_refuses_missing_or_incomplete_output_and_bad_sections(stores, client
     denoise.denoise(noisy, model, client=client)
     assert main(["qc", noisy, "--section", "inline:999"]) == 2
     assert "no inline 999" in capsys.readouterr().err
+
+
+def test_removed_noise_gain_shows_what_little_was_removed():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((50, 80))
+    p99 = np.percentile(np.abs(noise), 99)
+    assert plots.noise_gain(noise, clip=2 * p99) == 1.0  # visible on the input's scale: no gain
+    assert plots.noise_gain(noise, clip=100 * p99) == 50.0  # the largest 1-2-5 step up to half the clip
+    assert plots.noise_gain(noise, clip=30 * p99) == 10.0
+    assert plots.noise_gain(np.zeros((4, 4)), clip=1.0) == 1.0
+
+
+def test_along_line_metrics_are_energy_ratios_over_neighbouring_traces():
+    rng = np.random.default_rng(1)
+    c = rng.standard_normal((12, 40))
+    x = c + 0.5 * rng.standard_normal(c.shape)
+    y = c + 0.1 * rng.standard_normal(c.shape)
+    x[4] = y[4] = c[4] = 0  # a dead trace
+    e = lambda a: (a**2).sum(axis=1)  # noqa: E731
+    one = qc.along_line(x, y)["removed energy (% of input)"]
+    live = np.arange(12) != 4
+    np.testing.assert_allclose(one[live], 100 * e(x - y)[live] / e(x)[live], rtol=1e-12)
+    assert np.isnan(one[4])
+    three = qc.along_line(x, y, c, window=3)
+    np.testing.assert_allclose(three["SNR before (dB)"][6], 10 * np.log10(e(c)[5:8].sum() / e(x - c)[5:8].sum()))
+    np.testing.assert_allclose(three["SNR after (dB)"][0], 10 * np.log10(e(c)[:2].sum() / e(y - c)[:2].sum()))
+    np.testing.assert_allclose(three["SNR after (dB)"][4], 10 * np.log10(e(c)[3:6].sum() / e(y - c)[3:6].sum()))
+    assert np.isnan(qc.along_line(x, y, c)["SNR before (dB)"][4])  # no reference energy, no SNR
+
+
+def test_2d_line_figure_in_the_files_units_with_the_removed_noise_amplified(tmp_path, client, capsys):
+    store = str(tmp_path / "line.zarr")
+    convert.convert_segy(str(DATA / "gundih_2D_Xline_12680.sgy"), store, client=client)
+    small_model(tmp_path / "m.keras", seed=0, depth=4, filters=8)
+    denoise.denoise(store, str(tmp_path / "m.keras"), client=client)
+    root = zarr.open_group(store, mode="r+")
+    root["denoised"][:] = root["amplitude"][:] * np.float32(0.998)  # a denoiser that removed 0.2% of the amplitude
+    png = tmp_path / "line.png"
+    assert main(["qc", store, "--png", str(png), "--json"]) == 0
+    import json
+
+    r = json.loads(capsys.readouterr().out)
+    assert r["figure_section"] == "line" and len(r["sections"]) == 1
+    assert r["sections"][0]["removed_energy"] == pytest.approx(4e-6, rel=1e-3)
+    assert r["figure_noise_gain"] == 200.0  # 0.2% of the amplitude brought to at most half the grey scale (x250)
+    assert png.read_bytes()[:4] == b"\x89PNG"
