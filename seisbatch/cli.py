@@ -132,7 +132,9 @@ def format_info(d: dict) -> str:
     lines = [f"{d['path']} ({d['kind']})"]
     if d["kind"] == "hdf5":
         for k, shape in d["datasets"].items():
-            lines.append(f"  dataset /{k}: shape {tuple(shape)}")
+            st = d.get("stats", {}).get(k)
+            values = f"  min {st['min']:.4g}  max {st['max']:.4g}  rms {st['rms']:.4g}" if st else ""
+            lines.append(f"  dataset /{k}: shape {tuple(shape)} {d['dtypes'][k]}{values}")
         for k, p in d.get("patches", {}).items():
             lines.append(f"  /{k} holds {p['count']} training patches of {p['size'][0]}x{p['size'][1]} (not a survey; use `seisbatch train`)")
         return "\n".join(lines)

@@ -43,6 +43,11 @@ def is_patch_layout(shape: tuple[int, ...]) -> bool:
     return len(shape) == 4 and shape[-1] == 1
 
 
+def is_numeric(dtype: np.dtype) -> bool:
+    """Integers or floats: what can be amplitudes (not strings, records, booleans or complex)."""
+    return dtype.kind in "iuf"
+
+
 def datasets(path: str) -> dict[str, tuple[int, ...]]:
     """Every dataset in the file with its shape."""
     found: dict[str, tuple[int, ...]] = {}
@@ -60,7 +65,8 @@ def open_volume(path: str, dataset: str | None, axes: str | None) -> Hdf5Volume:
         raise SeisbatchError(path, "not an HDF5 file")
     found = datasets(path)
     if dataset is None:
-        candidates = [n for n, s in found.items() if len(s) in (2, 3)]
+        with h5py.File(path, "r") as f:  # what could be a survey: 2D/3D, not empty, numbers
+            candidates = [n for n, s in found.items() if len(s) in (2, 3) and 0 not in s and is_numeric(f[n].dtype)]
         if len(candidates) != 1:
             if "X" in found and is_patch_layout(found["X"]):
                 raise _patch_error(path, "X", found["X"])
@@ -74,6 +80,12 @@ def open_volume(path: str, dataset: str | None, axes: str | None) -> Hdf5Volume:
         raise _patch_error(path, key, shape)
     if len(shape) not in (2, 3):
         raise SeisbatchError(path, f"dataset {key!r} has shape {shape}; a survey needs 2 or 3 dimensions")
+    if 0 in shape:
+        raise SeisbatchError(path, f"dataset {key!r} of shape {shape} is empty")
+    with h5py.File(path, "r") as f:
+        dtype = f[key].dtype
+    if not is_numeric(dtype):
+        raise SeisbatchError(path, f"dataset {key!r} holds {dtype}, not real numbers: a survey needs amplitudes")
     default = ("inline", "crossline", "sample") if len(shape) == 3 else ("trace", "sample")
     names = tuple(a.strip() for a in axes.split(",")) if axes else default
     if sorted(names) != sorted(default):

@@ -124,8 +124,9 @@ def describe_hdf5(path: str) -> dict[str, Any]:
     if patches:
         out["patches"] = {k: {"count": v[0], "size": list(v[1:3])} for k, v in patches.items()}
     with h5py.File(path, "r") as f:
+        out["dtypes"] = {k: str(f[k].dtype) for k in found}
         for k in found:
-            if len(found[k]) in (2, 3) and f[k].size <= 1 << 22:
+            if len(found[k]) in (2, 3) and 0 < f[k].size <= 1 << 22 and hdf5_source.is_numeric(f[k].dtype):
                 data = np.asarray(f[k], dtype=np.float64)
                 out.setdefault("stats", {})[k] = {"min": float(data.min()), "max": float(data.max()), "rms": float(np.sqrt((data**2).mean()))}
     return out

@@ -7,6 +7,7 @@ import segyio
 import xarray as xr
 
 from seisbatch import convert, export, info
+from seisbatch.cli import main
 from seisbatch.errors import SeisbatchError
 
 
@@ -84,3 +85,25 @@ def test_bad_axes_and_shapes(tmp_path):
         convert.convert_hdf5(h5, tmp_path / "a.zarr", dataset="v", axes="x,y,z")
     with pytest.raises(SeisbatchError, match="2 or 3 dimensions"):
         convert.convert_hdf5(h5, tmp_path / "b.zarr", dataset="flat")
+
+
+def test_empty_or_non_numeric_datasets_are_refused_and_described(tmp_path, capsys):
+    h5 = tmp_path / "mixed.h5"
+    with h5py.File(h5, "w") as f:
+        f["amp"] = np.arange(60, dtype=np.int16).reshape(3, 4, 5)
+        f.create_dataset("empty", shape=(0, 4, 5), dtype="f4")
+        f["labels"] = np.array([[b"a", b"b"], [b"c", b"d"]])
+        f["phase"] = np.ones((3, 4, 5), complex)
+        f["flags"] = np.ones((3, 4), bool)
+    for name, why in (("empty", "is empty"), ("labels", "holds |S1, not real numbers"),
+                      ("phase", "holds complex128"), ("flags", "holds bool")):
+        with pytest.raises(SeisbatchError, match=why):
+            convert.convert_hdf5(h5, tmp_path / f"{name}.zarr", dataset=name)
+        assert not (tmp_path / f"{name}.zarr").exists()
+    # without --dataset, the one dataset that can be a survey is taken
+    r = convert.convert_hdf5(h5, tmp_path / "amp.zarr")
+    assert r["shape"] == [3, 4, 5] and r["stats"]["max"] == 59
+    assert main(["info", str(h5)]) == 0  # once failed on the empty dataset (a reduction over nothing)
+    out = capsys.readouterr().out
+    assert "dataset /amp: shape (3, 4, 5) int16  min 0  max 59" in out
+    assert "dataset /empty: shape (0, 4, 5) float32\n" in out
