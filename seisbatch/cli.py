@@ -257,7 +257,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         b = r["held_out_before_recalibration"]
         print(f"before BatchNorm recalibration: SNR after {b['snr_after_db']:.2f} dB, clean {b['clean_snr_db']:.2f} dB")
     _print_metrics(r["held_out"])
-    print("wrote " + ", ".join(paths[k] for k in ("history", "metrics", "training_figure", "test_figure")))
+    print("wrote " + ", ".join(paths[k] for k in ("history", "metrics", "loss_figure", "training_figure", "test_figure")))
     return 0
 
 
@@ -513,8 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the DnCNN on a patch dataset (the paper's recipe)",
                        description="Train the DnCNN of Yu & Ma (2021) on /X (noisy) and /Y (clean) patches: RMSprop, MSE, "
                                    "batch 32, 50 epochs, shuffled, the last patches held out. A checkpoint is written every "
-                                   "epoch (--resume continues from it); the history (CSV), held-out metrics (JSON) and the "
-                                   "paper's two figures (PNG) are written beside the model. The Keras backend is chosen "
+                                   "epoch (--resume continues from it); the history (CSV) and its loss curve (PNG), held-out "
+                                   "metrics (JSON) and the paper's two figures (PNG) are written beside the model. The Keras backend is chosen "
                                    "with the KERAS_BACKEND environment variable (tensorflow, jax or torch).")
     t.add_argument("data", help="HDF5 patch file from `seisbatch make-dataset` (or the paper's noise_dataset.h5)")
     t.add_argument("--out", required=True, help="model file to write (.keras)")

@@ -111,3 +111,25 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
     fig.savefig(os.fspath(path), dpi=100)
     plt.close(fig)
     return {"png": os.fspath(path), "noise_gain": gain}
+
+
+def loss_curve(path: str | os.PathLike, epochs: np.ndarray, curves: list[tuple[str, np.ndarray]], title: str) -> str:
+    """Loss per epoch on a log scale: whether training converged, and where it stalled or jumped
+    (a resumed run's epochs follow on from the stopped one's)."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for label, values in curves:
+        ax.plot(epochs, values, "o-" if len(epochs) <= 60 else "-", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (MSE)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.fspath(path), dpi=100)
+    plt.close(fig)
+    return os.fspath(path)

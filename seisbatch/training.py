@@ -3,7 +3,7 @@
 RMSprop, MSE, batch 32, 50 epochs, shuffled, the last ``n_test`` patches held out. Batches are
 read from the HDF5 file as they are needed, so a dataset larger than memory trains. A checkpoint
 (model + optimizer state) is written after every epoch and ``resume`` continues from it.
-Outputs sit beside the model: ``STEM.history.csv``, ``STEM.metrics.json``,
+Outputs sit beside the model: ``STEM.history.csv``, ``STEM.metrics.json``, ``STEM.loss.png``,
 ``STEM.training-pairs.png``, ``STEM.test-denoised.png``, ``STEM.checkpoint.keras``.
 """
 
@@ -131,6 +131,7 @@ def artifacts(out: str) -> dict[str, str]:
         "state": stem + ".checkpoint.json",
         "history": stem + ".history.csv",
         "metrics": stem + ".metrics.json",
+        "loss_figure": stem + ".loss.png",
         "training_figure": stem + ".training-pairs.png",
         "test_figure": stem + ".test-denoised.png",
     }
@@ -226,6 +227,7 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
                   machine={"platform": platform.platform(), "processor": platform.machine(),
                            "cpus": os.cpu_count(), "gpu": _has_gpu()})
     figures(model, data, n_test, paths["training_figure"], paths["test_figure"])
+    loss_figure(paths["history"], paths["loss_figure"], result["held_out"])
     _write_json(paths["metrics"], result)
     return result
 
@@ -278,6 +280,25 @@ def figures(model, data: str, n_test: int, train_png: str, test_png: str) -> Non
         xt = f["X"][sorted(set(te))]
     plots.patch_grid(train_png, [("noisy", xs), ("clean", ys)], "training pairs")
     plots.patch_grid(test_png, [("noisy", xt), ("denoised", dncnn.predict(model, xt))], "held-out patches")
+
+
+def read_history(path: str) -> dict[str, np.ndarray]:
+    """The history CSV's columns (epoch, loss, val_loss, ...) as float arrays, NA as NaN."""
+    with open(path) as fh:
+        names = fh.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in fh if line.strip()]
+    return {k: np.array([float("nan") if r[i] == "NA" else float(r[i]) for r in rows]) for i, k in enumerate(names)}
+
+
+def loss_figure(history: str, png: str, held_out: dict) -> str:
+    """The loss per epoch from the history CSV (the validation loss too when there is one)."""
+    h = read_history(history)
+    curves = [("training", h["loss"])]
+    if "val_loss" in h and np.isfinite(h["val_loss"]).any():
+        curves.append(("validation", h["val_loss"]))
+    title = (f"held-out SNR {held_out['snr_before_db']:.2f} -> {held_out['snr_after_db']:.2f} dB "
+             f"({held_out['patches']} patches)")
+    return plots.loss_curve(png, h["epoch"] + 1, curves, title)
 
 
 def evaluate_file(model_path: str | None, data: str, n_test: int | None = None, all_patches: bool = False,

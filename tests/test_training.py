@@ -46,7 +46,7 @@ def test_outputs_metrics_and_figures(tmp_path, data, capsys):
     printed = capsys.readouterr().out
     assert "SNR" in printed and "clean patches through the model" in printed
     paths = training.artifacts(out)
-    for key in ("model", "checkpoint", "history", "metrics", "training_figure", "test_figure"):
+    for key in ("model", "checkpoint", "history", "metrics", "loss_figure", "training_figure", "test_figure"):
         with open(paths[key], "rb") as fh:
             head = fh.read(8)
         assert head.startswith(b"\x89PNG") if key.endswith("figure") else len(head) > 0
@@ -67,6 +67,9 @@ def test_resume_continues_to_the_same_weights(tmp_path, data):
     training.train(data, stopped, training.TrainSpec(epochs=2, **SMALL), resume=True, verbose=0)
     assert len(_history(stopped)) == 2
     np.testing.assert_allclose(_history(stopped), _history(straight), rtol=1e-5)
+    h = training.read_history(training.artifacts(stopped)["history"])  # what the loss figure draws: both runs' epochs
+    assert list(h["epoch"]) == [0, 1] and np.isnan(h["val_loss"]).all()
+    np.testing.assert_allclose(h["loss"], _history(straight), rtol=1e-5)
     for a, b in zip(dncnn.load(straight).get_weights(), dncnn.load(stopped).get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 

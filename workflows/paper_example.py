@@ -10,7 +10,7 @@
     KERAS_BACKEND=jax python workflows/paper_example.py --dir run-jax
 
 Everything lands in --dir (default paper-example/): the dataset, the model, its checkpoint, the
-history CSV, metrics JSON and the two PNG figures.
+history CSV and its loss curve, metrics JSON and the two PNG figures.
 """
 
 from __future__ import annotations
