@@ -271,15 +271,17 @@ def evaluate(model, data: str, n_test: int | None = None, all_patches: bool = Fa
 
 
 def figures(model, data: str, n_test: int, train_png: str, test_png: str) -> None:
-    """The paper's two figures: 4 training pairs (noisy/clean), 4 held-out (noisy/denoised)."""
+    """The paper's two figures: 4 training pairs (noisy/clean), 4 held-out (noisy/denoised), the
+    latter with the held-out clean patches beneath, to judge the denoised ones against."""
     f, n, _ = open_dataset(data)
     with f:
         tr = np.linspace(0, max(n - n_test - 1, 0), 4).astype(int)
         te = np.linspace(n - n_test, n - 1, 4).astype(int) if n_test else tr
         xs, ys = f["X"][sorted(set(tr))], f["Y"][sorted(set(tr))]
-        xt = f["X"][sorted(set(te))]
+        xt, yt = f["X"][sorted(set(te))], f["Y"][sorted(set(te))]
     plots.patch_grid(train_png, [("noisy", xs), ("clean", ys)], "training pairs")
-    plots.patch_grid(test_png, [("noisy", xt), ("denoised", dncnn.predict(model, xt))], "held-out patches")
+    plots.patch_grid(test_png, [("noisy", xt), ("denoised", dncnn.predict(model, xt)), ("clean", yt)],
+                     "held-out patches")
 
 
 def read_history(path: str) -> dict[str, np.ndarray]:
