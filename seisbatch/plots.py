@@ -79,6 +79,8 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
     ``samples``: (label, coordinate values)). Below, the metrics ``along`` the survey: (x label, x
     values, [(curve label, values)], x of the section shown or None). Returns the path and the gain."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     clip = float(np.percentile(np.abs(panels[-2 if len(panels) > 1 else 0][1]), 99)) or 1.0
     clip = max(clip, float(np.percentile(np.abs(panels[0][1]), 99)) or 1.0)
     gain = noise_gain(np.asarray(panels[-1][1]), clip) if len(panels) > 2 else 1.0
@@ -94,6 +96,7 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
                   interpolation="nearest", extent=extent)
         ax.set_title(f"{label} ×{gain:g}" if last else label)
         ax.set_xlabel(traces[0] if tx else f"{traces[0]} (index)")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # line and trace numbers
         if i == 0:
             ax.set_ylabel(samples[0] if sx else f"{samples[0]} (index)")
     ax = fig.add_subplot(grid[1, :])
@@ -104,6 +107,7 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
     if mark is not None:
         ax.axvline(mark, color="0.4", ls="--", lw=1, label="section shown")
     ax.set_xlabel(x_label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.suptitle(title)
