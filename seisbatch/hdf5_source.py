@@ -64,9 +64,10 @@ def open_volume(path: str, dataset: str | None, axes: str | None) -> Hdf5Volume:
     if not h5py.is_hdf5(path):
         raise SeisbatchError(path, "not an HDF5 file")
     found = datasets(path)
-    if dataset is None:
-        with h5py.File(path, "r") as f:  # what could be a survey: 2D/3D, not empty, numbers
-            candidates = [n for n, s in found.items() if len(s) in (2, 3) and 0 not in s and is_numeric(f[n].dtype)]
+    with h5py.File(path, "r") as f:
+        dtypes = {n: f[n].dtype for n in found}
+    if dataset is None:  # what could be a survey: 2D/3D, not empty, numbers
+        candidates = [n for n, s in found.items() if len(s) in (2, 3) and 0 not in s and is_numeric(dtypes[n])]
         if len(candidates) != 1:
             if "X" in found and is_patch_layout(found["X"]):
                 raise _patch_error(path, "X", found["X"])
@@ -82,10 +83,8 @@ def open_volume(path: str, dataset: str | None, axes: str | None) -> Hdf5Volume:
         raise SeisbatchError(path, f"dataset {key!r} has shape {shape}; a survey needs 2 or 3 dimensions")
     if 0 in shape:
         raise SeisbatchError(path, f"dataset {key!r} of shape {shape} is empty")
-    with h5py.File(path, "r") as f:
-        dtype = f[key].dtype
-    if not is_numeric(dtype):
-        raise SeisbatchError(path, f"dataset {key!r} holds {dtype}, not real numbers: a survey needs amplitudes")
+    if not is_numeric(dtypes[key]):
+        raise SeisbatchError(path, f"dataset {key!r} holds {dtypes[key]}, not real numbers: a survey needs amplitudes")
     default = ("inline", "crossline", "sample") if len(shape) == 3 else ("trace", "sample")
     names = tuple(a.strip() for a in axes.split(",")) if axes else default
     if sorted(names) != sorted(default):

@@ -50,13 +50,9 @@ def noise_gain(removed: np.ndarray, clip: float) -> float:
     p = float(np.percentile(np.abs(removed), 99)) if removed.size else 0.0
     if p <= 0 or p >= clip / 4:
         return 1.0
-    target = clip / 2 / p
-    gain = 1.0
-    for exp in range(0, 7):
-        for m in (1, 2, 5):
-            if m * 10**exp <= target:
-                gain = float(m * 10**exp)
-    return gain
+    target = clip / 2 / p  # above 2 here
+    decade = 10.0 ** np.floor(np.log10(target))
+    return float(max(m * decade for m in (1, 2, 5) if m * decade <= target))
 
 
 def _edges(values: np.ndarray) -> tuple[float, float] | None:
