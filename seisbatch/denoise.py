@@ -199,8 +199,13 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
         info = c.submit(model_info, pure=False, resources=gpu).result()
         halo = info["radius"] if spec.halo is None else spec.halo
-        p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction)
-        params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, plan=p.digest())))  # as stored
+        # a small survey is cut finer so that every task slot of the cluster has work; a resumed
+        # run keeps the cut of the run it resumes, whatever the cluster is now
+        slots = _previous_params(root, spec.output, overwrite).get("min_tasks") or max(1, int(
+            config.get("denoise.min-tasks") or sum(w.get("nthreads", 1) for w in workers_info.values())))
+        p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction, min_tasks=slots)
+        params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, min_tasks=slots,
+                                            plan=p.digest())))  # as stored
         attrs = {"complete": False, "model_path": model_path,
                  "model_digest": info["digest"], "params": params}
         done = _prepare(root, path, spec.output, attrs, len(p.tasks), overwrite)
@@ -226,6 +231,13 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
             "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
             "workers": n_used, "model_digest": info["digest"], "halo": halo, "precision": spec.precision,
             "already_complete": False}
+
+
+def _previous_params(root: zarr.Group, name: str, overwrite: bool) -> dict:
+    """The parameters of the run that made output ``name`` (empty if none, or if it is replaced)."""
+    if overwrite or name not in root:
+        return {}
+    return dict(dict(root[name].attrs.get("seisbatch", {})).get("params") or {})
 
 
 def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, overwrite: bool) -> np.ndarray | None:

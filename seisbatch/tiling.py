@@ -3,9 +3,10 @@
 A survey is denoised as 2D sections (trace x sample): inline or crossline sections of a 3D store,
 or the whole (trace, sample) array of a 2D line or pre-stack store. Work is cut in two levels:
 
-- tasks: chunk-aligned blocks of the output (a run of sections along the stacking axis, and a
-  range of traces when sections are long), each read with a halo of traces, so that tasks write
-  disjoint whole chunks and need nothing from each other;
+- tasks: chunk-aligned blocks of the output (a run of sections along the stacking axis, a range
+  of traces when sections are long, and a range of samples when there would otherwise be fewer
+  tasks than the cluster can run at once), each read with a halo of traces (and of samples), so
+  that tasks write disjoint whole chunks and need nothing from each other;
 - tiles: fixed-size windows inside a task's sections, given to the model in batches. Each tile has
   a core (the samples it is responsible for; cores partition the task exactly) and a window (core
   plus halo). Windows never leave the section: at a survey edge they are shifted inwards, so the
@@ -46,14 +47,16 @@ def windows_1d(lo: int, hi: int, n: int, core: int, halo: int) -> list[tuple[Ran
 
 @dataclass(frozen=True)
 class Task:
-    """A chunk-aligned block: sections ``stack`` (3D) x core traces ``traces`` x all samples,
-    read over ``read`` traces; ``tiles`` are ((core), (window)) pairs in read-region coordinates,
-    each a pair of (trace range, sample range)."""
+    """A chunk-aligned block: sections ``stack`` (3D) x core traces ``traces`` x core samples
+    ``samples``, read over ``read`` traces and ``read_samples`` samples; ``tiles`` are ((core),
+    (window)) pairs in read-region coordinates, each a pair of (trace range, sample range)."""
 
     index: int
     stack: Range | None
     traces: Range
     read: Range
+    samples: Range
+    read_samples: Range
     tiles: list[tuple[tuple[Range, Range], tuple[Range, Range]]] = field(repr=False)
 
     @property
@@ -88,7 +91,8 @@ class Plan:
         def r(v):
             return tuple(r(x) for x in v) if isinstance(v, list) else v
 
-        tasks = [Task(t["index"], r(t["stack"]), r(t["traces"]), r(t["read"]), [r(x) for x in t["tiles"]]) for t in d["tasks"]]
+        tasks = [Task(t["index"], r(t["stack"]), r(t["traces"]), r(t["read"]), r(t["samples"]), r(t["read_samples"]),
+                      [r(x) for x in t["tiles"]]) for t in d["tasks"]]
         return cls(tuple(d["shape"]), d["direction"], tuple(d["tile"]), d["halo"], tuple(d["chunks"]), tasks)
 
     def digest(self) -> str:
@@ -98,11 +102,19 @@ class Plan:
     def region(self, task: Task, read: bool = False) -> tuple[slice, ...]:
         """Index of a task's block (core, or with the halo when ``read``) in the survey array."""
         idx = [slice(None)] * len(self.shape)
-        t = task.read if read else task.traces
-        idx[self.trace_axis] = slice(*t)
+        idx[self.trace_axis] = slice(*(task.read if read else task.traces))
+        idx[-1] = slice(*(task.read_samples if read else task.samples))
         if self.stack_axis is not None:
             idx[self.stack_axis] = slice(*task.stack)
         return tuple(idx)
+
+
+def _pieces(n: int, chunk: int, k: int) -> list[Range]:
+    """[0, n) cut at chunk boundaries into at most ``k`` pieces of nearly equal numbers of chunks."""
+    n_chunks = -(-n // chunk)
+    k = max(1, min(k, n_chunks))
+    edges = [min(n, (i * n_chunks // k) * chunk) for i in range(k + 1)]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
 
 def plan(
@@ -112,10 +124,14 @@ def plan(
     halo: int = 17,
     direction: str = "inline",
     max_task_samples: int = 1 << 25,
+    min_tasks: int = 1,
 ) -> Plan:
     """Plan a run over a survey of ``shape`` (3D: inline, crossline, sample; 2D: trace, sample)
     stored in ``chunks``. ``tile`` is the core size (traces, samples); ``max_task_samples`` bounds a
-    task's memory (32 Mi samples = 128 MiB of float32 by default)."""
+    task's memory (32 Mi samples = 128 MiB of float32 by default). When the sections give fewer
+    than ``min_tasks`` tasks (a 2D line, a small survey: fewer than the cluster's task slots),
+    tasks are also cut along samples at chunk boundaries, so that no worker idles; a sample halo
+    costs ~2 x halo / sample chunk (7% with 512-sample chunks), less than a trace halo would."""
     if len(shape) not in (2, 3) or len(chunks) != len(shape):
         raise ValueError(f"cannot tile an array of shape {shape} with chunks {chunks}")
     if direction not in ("inline", "crossline"):
@@ -135,13 +151,18 @@ def plan(
     # traces per task: whole sections unless that breaks the memory budget, then chunk multiples
     budget = max(t_chunk, (max_task_samples // max(per_stack * n_samples, 1)) // t_chunk * t_chunk)
     trace_ranges = [(a, min(a + budget, n_traces)) for a in range(0, n_traces, budget)] if n_traces else []
+    n_blocks = len(stacks) * len(trace_ranges)
+    wanted = -(-min_tasks // n_blocks) if 0 < n_blocks < min_tasks else 1
+    sample_ranges = _pieces(n_samples, chunks[-1], wanted) if n_samples else [(0, 0)]
     for stack in stacks:
         for t0, t1 in trace_ranges:
             r0, r1 = max(t0 - halo, 0), min(t1 + halo, n_traces)
             along_t = windows_1d(t0 - r0, t1 - r0, r1 - r0, tile[0], halo)
-            along_s = windows_1d(0, n_samples, n_samples, tile[1], halo)
-            tiles = [((ct, cs), (wt, ws)) for ct, wt in along_t for cs, ws in along_s]
-            p.tasks.append(Task(len(p.tasks), stack, (t0, t1), (r0, r1), tiles))
+            for s0, s1 in sample_ranges:
+                q0, q1 = max(s0 - halo, 0), min(s1 + halo, n_samples)
+                along_s = windows_1d(s0 - q0, s1 - q0, q1 - q0, tile[1], halo)
+                tiles = [((ct, cs), (wt, ws)) for ct, wt in along_t for cs, ws in along_s]
+                p.tasks.append(Task(len(p.tasks), stack, (t0, t1), (r0, r1), (s0, s1), (q0, q1), tiles))
     return p
 
 
@@ -170,7 +191,7 @@ def taper_weights(core: Range, window: Range, lo: int, hi: int, halo: int) -> np
 
 
 def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: str = "crop", batch_size: int = 8) -> np.ndarray:
-    """Denoise one task's read block (its sections with their halo of traces) and return its core.
+    """Denoise one task's read block (its sections with their halo) and return its core.
 
     ``block`` is the survey array at ``plan_.region(task, read=True)``; ``predict`` maps a
     (n, h, w) float32 batch to its denoised batch. Tiles go to ``predict`` in batches of
@@ -181,11 +202,12 @@ def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: st
         raise ValueError(f"blend must be crop or taper, not {blend!r}")
     sa, ta = plan_.stack_axis, plan_.trace_axis
     sections = np.moveaxis(block, (sa, ta), (0, 1)) if sa is not None else block[None]
-    n_sec, n_read, n_samples = sections.shape
+    n_sec, n_read, n_read_s = sections.shape
     c0, c1 = task.traces[0] - task.read[0], task.traces[1] - task.read[0]
+    d0, d1 = task.samples[0] - task.read_samples[0], task.samples[1] - task.read_samples[0]
     windows = [(s, tile) for s in range(n_sec) for tile in task.tiles]
-    acc = np.zeros((n_sec, n_read, n_samples), np.float32)
-    wsum = np.zeros((n_sec, n_read, n_samples), np.float32) if blend == "taper" else None
+    acc = np.zeros((n_sec, n_read, n_read_s), np.float32)
+    wsum = np.zeros((n_sec, n_read, n_read_s), np.float32) if blend == "taper" else None
     for b in range(0, len(windows), batch_size):
         group = windows[b : b + batch_size]
         batch = np.stack([sections[s, slice(*w[0]), slice(*w[1])] for s, (_, w) in group]).astype(np.float32)
@@ -194,10 +216,10 @@ def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: st
             if blend == "crop":
                 acc[s, ct[0] : ct[1], cs[0] : cs[1]] = y[ct[0] - wt[0] : ct[1] - wt[0], cs[0] - ws[0] : cs[1] - ws[0]]
             else:
-                w = np.outer(taper_weights(ct, wt, c0, c1, plan_.halo), taper_weights(cs, ws, 0, n_samples, plan_.halo))
+                w = np.outer(taper_weights(ct, wt, c0, c1, plan_.halo), taper_weights(cs, ws, d0, d1, plan_.halo))
                 acc[s, wt[0] : wt[1], ws[0] : ws[1]] += w * y
                 wsum[s, wt[0] : wt[1], ws[0] : ws[1]] += w
     if wsum is not None:
-        acc[:, c0:c1] /= wsum[:, c0:c1]
-    core = acc[:, c0:c1]
+        acc[:, c0:c1, d0:d1] /= wsum[:, c0:c1, d0:d1]
+    core = acc[:, c0:c1, d0:d1]
     return np.moveaxis(core, (0, 1), (sa, ta)) if sa is not None else core[0]

@@ -11,7 +11,7 @@ import pytest
 import zarr
 
 from conftest import small_model
-from seisbatch import convert, denoise, stats, synthetic, tiling
+from seisbatch import convert, denoise, engine, stats, synthetic, tiling
 from seisbatch import model as dncnn
 from seisbatch import store as sb_store
 from seisbatch.cli import main
@@ -133,6 +133,32 @@ def test_interrupted_run_resumes_with_only_the_missing_blocks(survey, tiny_model
     assert again["already_complete"]
 
 
+def test_a_short_2d_line_is_cut_along_samples_and_resumes_on_another_cluster(tiny_model, client, tmp_path):
+    """A line of one trace chunk would be one task, leaving all but one worker idle: it is cut along
+    samples into one task per task slot. A resumed run keeps that cut on a cluster of other size."""
+    store = str(tmp_path / "line.zarr")
+    convert.convert_segy(str(DATA / "gundih_2D_Xline_12680.sgy"), store, client=client, chunks=(1024, 128))
+    spec = denoise.DenoiseSpec(tile=(256, 256))
+
+    def stop_after_one(done: int, total: int) -> None:
+        if done >= 1:
+            raise _Stop
+
+    with engine.dask_client(workers=1, threads_per_worker=4) as four_slots:
+        with pytest.raises(_Stop):
+            denoise.denoise(store, tiny_model, spec, client=four_slots, progress=stop_after_one)
+    root = zarr.open_group(store, mode="r")
+    assert root["denoised"].attrs["seisbatch"]["params"]["min_tasks"] == 4
+    flags = root["denoised_done"][:]
+    assert len(flags) == 4 and 1 <= flags.sum()
+    r = denoise.denoise(store, tiny_model, spec, client=client)  # 2 slots now: the plan of the first run
+    assert r["tasks"] == 4 and r["resumed"] >= int(flags.sum()) and r["resumed"] + r["computed"] == 4
+    ref = _reference(tiny_model, store)
+    np.testing.assert_allclose(zarr.open_group(store, mode="r")["denoised"][:], ref, atol=3e-5 * np.abs(ref).max())
+    fresh = denoise.denoise(store, tiny_model, denoise.DenoiseSpec(tile=(256, 256), output="again"), client=client)
+    assert fresh["tasks"] == 2  # a new run is cut for the cluster it runs on
+
+
 def test_another_model_or_parameters_is_refused_without_overwrite(survey, tiny_model, client, tmp_path):
     denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24)), client=client)
     first = zarr.open_group(survey, mode="r")["denoised"][:]
@@ -162,6 +188,8 @@ def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
 def test_plan_is_stored_by_digest_and_matches_shapes(survey, tiny_model, client):
     denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24)), client=client)
     root = zarr.open_group(survey, mode="r")
-    p = tiling.plan(root["amplitude"].shape, root["amplitude"].chunks, (16, 24), 5)
-    assert root["denoised"].attrs["seisbatch"]["params"]["plan"] == p.digest()
+    params = root["denoised"].attrs["seisbatch"]["params"]
+    p = tiling.plan(root["amplitude"].shape, root["amplitude"].chunks, (16, 24), 5, min_tasks=params["min_tasks"])
+    assert params["min_tasks"] == sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+    assert params["plan"] == p.digest()
     assert root["denoised_done"].shape == (len(p.tasks),)

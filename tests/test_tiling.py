@@ -22,11 +22,12 @@ def coverage(p: tiling.Plan) -> np.ndarray:
         region = p.region(task)
         block = np.zeros(tuple(len(range(*s.indices(n))) for s, n in zip(region, p.shape)), np.int32)
         sections = np.moveaxis(block, (p.stack_axis, p.trace_axis), (0, 1)) if p.stack_axis is not None else block[None]
-        c0 = task.traces[0] - task.read[0]
+        c0, d0 = task.traces[0] - task.read[0], task.samples[0] - task.read_samples[0]
         for (ct, cs), (wt, ws) in task.tiles:
             assert wt[0] <= ct[0] and ct[1] <= wt[1] and ws[0] <= cs[0] and cs[1] <= ws[1]
-            assert 0 <= wt[0] and wt[1] <= task.read[1] - task.read[0] and 0 <= ws[0] and ws[1] <= p.shape[-1]
-            sections[:, ct[0] - c0 : ct[1] - c0, cs[0] : cs[1]] += 1
+            assert 0 <= wt[0] and wt[1] <= task.read[1] - task.read[0]
+            assert 0 <= ws[0] and ws[1] <= task.read_samples[1] - task.read_samples[0]
+            sections[:, ct[0] - c0 : ct[1] - c0, cs[0] - d0 : cs[1] - d0] += 1
         count[region] += block
     return count
 
@@ -39,17 +40,24 @@ def coverage(p: tiling.Plan) -> np.ndarray:
     ),
     tile_t=st.integers(1, 50), tile_s=st.integers(1, 60), halo=st.integers(0, 20),
     chunk=st.integers(1, 16), direction=st.sampled_from(["inline", "crossline"]),
-    budget=st.sampled_from([50, 400, 1 << 25]),
+    budget=st.sampled_from([50, 400, 1 << 25]), s_chunk=st.sampled_from([7, 32]), min_tasks=st.integers(1, 12),
 )
-def test_every_sample_is_covered_exactly_once(shape, tile_t, tile_s, halo, chunk, direction, budget):
-    chunks = (chunk,) * (len(shape) - 1) + (min(shape[-1], 32),)
-    p = tiling.plan(shape, chunks, (tile_t, tile_s), halo, direction, max_task_samples=budget)
+def test_every_sample_is_covered_exactly_once(shape, tile_t, tile_s, halo, chunk, direction, budget, s_chunk, min_tasks):
+    chunks = (chunk,) * (len(shape) - 1) + (min(shape[-1], s_chunk),)
+    p = tiling.plan(shape, chunks, (tile_t, tile_s), halo, direction, max_task_samples=budget, min_tasks=min_tasks)
     assert np.array_equal(coverage(p), np.ones(shape, np.int32))
-    # tasks are aligned to chunks along the stacking and trace axes, so they write disjoint chunks
+    # tasks are aligned to chunks along every axis, so they write disjoint chunks
     for t in p.tasks:
-        assert t.traces[0] % chunks[p.trace_axis] == 0
+        assert t.traces[0] % chunks[p.trace_axis] == 0 and t.samples[0] % chunks[-1] == 0
         if t.stack is not None:
             assert t.stack[0] % chunks[p.stack_axis] == 0
+    # samples are split only to reach min_tasks, and then as far as the sample chunks allow
+    unsplit = tiling.plan(shape, chunks, (tile_t, tile_s), halo, direction, max_task_samples=budget)
+    n_chunks = -(-shape[-1] // chunks[-1])
+    if len(unsplit.tasks) >= min_tasks:
+        assert p == unsplit
+    else:
+        assert len(p.tasks) >= min(min_tasks, len(unsplit.tasks) * n_chunks)
     assert tiling.Plan.from_dict(json.loads(json.dumps(p.to_dict()))) == p
 
 
@@ -87,17 +95,21 @@ def _tiled(model, vol, p, blend):
     return out
 
 
-@pytest.mark.parametrize("shape,direction,budget", [
-    ((5, 37, 45), "inline", 1 << 25),
-    ((7, 29, 50), "crossline", 1 << 25),
-    ((61, 53), "inline", 1 << 25),
-    ((90, 41), "inline", 41 * 16),  # long 2D line split into several tasks with a trace halo
+@pytest.mark.parametrize("shape,direction,budget,min_tasks", [
+    ((5, 37, 45), "inline", 1 << 25, 1),
+    ((7, 29, 50), "crossline", 1 << 25, 1),
+    ((61, 53), "inline", 1 << 25, 1),
+    ((90, 41), "inline", 41 * 16, 1),  # long 2D line split into several tasks with a trace halo
+    ((61, 53), "inline", 1 << 25, 3),  # a short 2D line cut along samples to feed 3 task slots
+    ((5, 37, 45), "crossline", 1 << 25, 12),  # 5 crossline blocks cut in 3 along samples: both halos
 ])
-def test_crop_with_receptive_halo_equals_whole_section_inference(small_model, shape, direction, budget):
+def test_crop_with_receptive_halo_equals_whole_section_inference(small_model, shape, direction, budget, min_tasks):
     vol = np.random.default_rng(2).normal(size=shape).astype(np.float32)
-    p = tiling.plan(shape, tuple(min(s, 8) for s in shape[:-1]) + (shape[-1],), (16, 20),
-                    dncnn.receptive_radius(small_model), direction, max_task_samples=budget)
+    p = tiling.plan(shape, tuple(min(s, 8) for s in shape[:-1]) + (16,), (16, 20),
+                    dncnn.receptive_radius(small_model), direction, max_task_samples=budget, min_tasks=min_tasks)
     assert sum(len(t.tiles) for t in p.tasks) > 4
+    if min_tasks > 1:
+        assert len({t.samples for t in p.tasks}) == 3
     ref = _whole_sections(small_model, vol, p)
     np.testing.assert_allclose(_tiled(small_model, vol, p, "crop"), ref, atol=2e-5 * np.abs(ref).max())
 
@@ -130,11 +142,11 @@ def test_taper_blending_is_seam_free_with_a_short_halo(small_model):
     assert np.abs(taper - ref).max() < np.abs(crop - ref).max()
 
 
-@pytest.mark.parametrize("shape", [(3, 50, 70), (131, 40)])
-def test_taper_weights_are_normalised(shape):
+@pytest.mark.parametrize("shape,min_tasks", [((3, 50, 70), 1), ((131, 40), 1), ((1, 50, 70), 3), ((30, 70), 2)])
+def test_taper_weights_are_normalised(shape, min_tasks):
     """Overlap-add of an identity "model" gives back the input: the blend is a weighted mean."""
     vol = np.random.default_rng(5).normal(size=shape).astype(np.float32)
-    p = tiling.plan(shape, (2,) * (len(shape) - 1) + (shape[-1],), (16, 16), 5, max_task_samples=40 * 40)
+    p = tiling.plan(shape, (2,) * (len(shape) - 1) + (24,), (16, 16), 5, max_task_samples=40 * 40, min_tasks=min_tasks)
     out = np.zeros_like(vol)
     for task in p.tasks:
         out[p.region(task)] = tiling.denoise_block(vol[p.region(task, read=True)], p, task, lambda b: b, "taper", 3)
