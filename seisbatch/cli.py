@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -282,30 +283,46 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from . import denoise, engine
+    from . import denoise, engine, store
 
     given = {k: getattr(args, k) for k in ("output", "direction", "halo", "blend", "batch_size", "device", "precision")
              if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
+    stores = list(dict.fromkeys(args.store))  # each once, in the order given
     if args.tile is not None:
         try:
             given["tile"] = _pair(args.tile)
         except ValueError:
-            raise SeisbatchError(args.store, f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
+            raise SeisbatchError(stores[0], f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
     spec = denoise.DenoiseSpec(**given)
-    update, close = _progress("denoise", args.quiet)
+    t0, total = time.perf_counter(), 0
     with engine.dask_client(**_client_kwargs(args)) as client:
-        r = denoise.denoise(args.store, args.model, spec, client=client, workers=len(client.scheduler_info()["workers"]),
-                            overwrite=args.overwrite, progress=update)
-    close()
+        for path in stores:  # a missing or half-converted store stops the job before any work
+            args.store = path  # an error names the store it happened in
+            store.open_complete(path)
+        for k, path in enumerate(stores, 1):
+            args.store = path
+            label = "denoise" if len(stores) == 1 else f"denoise {k}/{len(stores)}"
+            update, close = _progress(label, args.quiet)
+            r = denoise.denoise(path, args.model, spec, client=client, workers=len(client.scheduler_info()["workers"]),
+                                overwrite=args.overwrite, progress=update)
+            close()
+            _print_denoised(path, r)
+            total += 0 if r["already_complete"] else r["computed_samples"]
+    if len(stores) > 1:
+        wall = time.perf_counter() - t0
+        print(f"{len(stores)} stores in {wall:.1f} s, {total / wall:,.0f} samples/s computed")
+    return 0
+
+
+def _print_denoised(path: str, r: dict) -> None:
     if r["already_complete"]:
-        print(f"{args.store}: array {r['output']!r} is already complete with this model and these parameters")
-        return 0
+        print(f"{path}: array {r['output']!r} is already complete with this model and these parameters")
+        return
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
-    print(f"denoised {args.store} -> array {r['output']!r}: {r['tasks']} blocks ({r['computed']} computed{resumed}), "
+    print(f"denoised {path} -> array {r['output']!r}: {r['tasks']} blocks ({r['computed']} computed{resumed}), "
           f"{r['tiles']} tiles, {r['samples']:,} samples")
     print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {r['workers']} workers; "
           f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
-    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -432,9 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Denoise the amplitude of a store in overlapping 2D tiles on Dask workers that each "
                                    "hold the model, and write the result as a new array in the same store (the input is "
                                    "never written). An interrupted run continues where it stopped when started again. "
+                                   "Several stores (the lines of a 2D survey) are denoised one after the other on one "
+                                   "cluster, whose workers load the model once. "
                                    "The defaults below are the shipped settings; `seisbatch config` shows the ones in "
                                    "effect (Dask config files and DASK_SEISBATCH__DENOISE__* variables change them).")
-    n.add_argument("store", help="seisbatch Zarr store (from `seisbatch convert`)")
+    n.add_argument("store", nargs="+", metavar="STORE",
+                   help="seisbatch Zarr store(s) (from `seisbatch convert`); each is checked before any work starts")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
     n.add_argument("--output", default=None, help="name of the output array in the store (default denoised)")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],

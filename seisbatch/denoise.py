@@ -58,6 +58,27 @@ class DenoiseSpec:
     precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
 
 
+_LOADED: dict[tuple, tuple[str, Any]] = {}  # this worker process's last model, by file and precision
+_LOADING = threading.Lock()
+
+
+def _load(path: str, precision: str, threads: int) -> tuple[str, Any]:
+    """Digest and inference form of the model at ``path``. A later run on the same cluster (the
+    next line of a 2D survey) reuses the loaded model and its compiled predict step, unless the
+    file has changed since (its modification time or size)."""
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size, precision)
+    with _LOADING:
+        if key not in _LOADED:
+            from . import model as dncnn
+
+            devices.start_backend(threads)
+            m = dncnn.load(path)
+            _LOADED.clear()  # one model per worker
+            _LOADED[key] = (dncnn.digest(m), dncnn.for_inference(m, precision))  # BatchNorm folded: fewer passes
+        return _LOADED[key]
+
+
 class ModelPlugin(WorkerPlugin):
     """Holds one model per worker, loaded once on first use (on a task thread). Tasks carry the
     digest the client planned with and the worker checks it, so every block of an output comes
@@ -84,12 +105,7 @@ class ModelPlugin(WorkerPlugin):
         """The worker's model; with ``digest``, refuse weights other than those planned with."""
         with self._lock:
             if self._model is None:
-                from . import model as dncnn
-
-                devices.start_backend(self.threads)
-                m = dncnn.load(self.path)
-                self._digest = dncnn.digest(m)
-                self._model = dncnn.for_inference(m, self.precision)  # BatchNorm folded: fewer passes
+                self._digest, self._model = _load(self.path, self.precision, self.threads)
             if digest is not None and digest != self._digest:
                 raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
             return self._model

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -159,6 +160,28 @@ def test_a_short_2d_line_is_cut_along_samples_and_resumes_on_another_cluster(tin
     assert fresh["tasks"] == 2  # a new run is cut for the cluster it runs on
 
 
+def _loaded_models() -> list:
+    from seisbatch import denoise as d  # on a worker
+
+    return [(key[0], id(m), digest) for key, (digest, m) in d._LOADED.items()]
+
+
+def test_workers_keep_a_loaded_model_for_the_next_run_until_its_file_changes(survey, tiny_model, client, tmp_path):
+    model = tmp_path / "m.keras"
+    shutil.copy(tiny_model, model)
+    spec = denoise.DenoiseSpec(tile=(16, 24))
+    denoise.denoise(survey, str(model), spec, client=client)
+    first = {w: v for w, v in client.run(_loaded_models).items() if v and v[0][0] == str(model)}
+    assert first  # the workers that ran blocks hold the model ...
+    denoise.denoise(survey, str(model), denoise.DenoiseSpec(tile=(16, 24), output="again"), client=client)
+    again = client.run(_loaded_models)
+    assert all(again[w] == v for w, v in first.items())  # ... and the next run uses those very objects
+    shutil.copy(_tiny(tmp_path / "other.keras", 1), model)  # the file is replaced in place
+    r = denoise.denoise(survey, str(model), denoise.DenoiseSpec(tile=(16, 24), output="third"), client=client)
+    assert r["model_digest"] == dncnn.digest(dncnn.load(str(model))) != next(iter(first.values()))[0][2]
+    assert not np.array_equal(zarr.open_group(survey, mode="r")["third"][:], zarr.open_group(survey, mode="r")["again"][:])
+
+
 def test_another_model_or_parameters_is_refused_without_overwrite(survey, tiny_model, client, tmp_path):
     denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(16, 24)), client=client)
     first = zarr.open_group(survey, mode="r")["denoised"][:]
@@ -183,6 +206,22 @@ def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
     assert main(args) == 0 and "already complete" in capsys.readouterr().out
     assert main(args + ["--output", "amplitude"]) == 2
     assert "reserved" in capsys.readouterr().err
+
+
+def test_several_stores_in_one_command_each_checked_before_any_work(survey, tiny_model, client, tmp_path, capsys):
+    line = str(tmp_path / "line.zarr")
+    convert.convert_segy(str(DATA / "segyio_viking_small.segy"), line, client=client)
+    common = ["--model", tiny_model, "--tile", "16,24", "--quiet", "--scheduler", client.scheduler.address]
+    missing = str(tmp_path / "nope.zarr")
+    assert main(["denoise", survey, line, missing] + common) == 2
+    assert missing in capsys.readouterr().err
+    assert "denoised" not in zarr.open_group(survey, mode="r")  # nothing started before the bad store was found
+    assert main(["denoise", survey, line, survey] + common) == 0  # a store named twice is denoised once
+    out = capsys.readouterr().out
+    assert out.count("denoised ") == 2 and "2 stores in" in out
+    for path in (survey, line):
+        ref = _reference(tiny_model, path)
+        np.testing.assert_allclose(zarr.open_group(path, mode="r")["denoised"][:], ref, atol=3e-5 * np.abs(ref).max())
 
 
 def test_plan_is_stored_by_digest_and_matches_shapes(survey, tiny_model, client):
