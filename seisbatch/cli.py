@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import __version__
-from .errors import SeisbatchError
+from .errors import SeisbatchError, as_os_error
 
 GEOMETRY_HELP = (
     "survey geometry: auto (detect), 3d (inline x crossline grid), 2d (a line, stored as trace x "
@@ -597,7 +597,11 @@ def main(argv: list[str] | None = None) -> int:
     except SeisbatchError as exc:
         print(f"seisbatch: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # disk full, permission denied, read-only or vanished storage, often from a worker
+    except (OSError, RuntimeError) as exc:  # disk full, permission denied, read-only or vanished storage, often from a worker
+        os_exc = as_os_error(exc)  # zarrs reports these as RuntimeError
+        if os_exc is None:
+            raise
+        exc = os_exc
         where = exc.filename or getattr(args, "output", None) or getattr(args, "store", None) or ""
         resumable = args.command in ("convert", "denoise")
         print(f"seisbatch: error: {where}: {exc.strerror or exc}"

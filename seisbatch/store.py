@@ -17,6 +17,7 @@ Root attribute ``seisbatch`` holds the state ("converting" until every block is 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import shutil
 import warnings
@@ -42,6 +43,44 @@ AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
     "none": None,
 }
 HEADER_BYTES = 240
+
+#: zarr-python's own codec pipeline, and zarrs' (Rust): the same format and chunks, read and
+#: written by either. zarrs encodes and writes a block's chunks without zarr-python's per-chunk
+#: asyncio work: conversions ~15-20% faster here (benchmarks/convert_ab.py, README).
+PIPELINES = {"zarr": "zarr.core.codec_pipeline.BatchedCodecPipeline", "zarrs": "zarrs.ZarrsCodecPipeline"}
+
+# zarrs hands an array of a data type it does not know (MDIO's structured headers and string
+# arrays) back to zarr-python's pipeline, with a warning for each array opened, and on the way
+# zarr warns that the type has no Zarr v3 specification. Neither is news to someone converting an
+# MDIO store; seisbatch's own arrays use neither kind of type.
+def quiet_foreign_dtypes() -> None:
+    """Ignore those two warnings in this process (done when this module is imported)."""
+    warnings.filterwarnings("ignore", message="Array is unsupported by ZarrsCodecPipeline", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"The data type \(.*\) does not have a Zarr V3 specification")
+
+
+quiet_foreign_dtypes()
+
+
+def use_codec_pipeline(name: str | None = None) -> str:
+    """Point this process's zarr at the codec pipeline ``name`` (default: setting
+    ``seisbatch.codec-pipeline``) for arrays opened from now on, and return the one in use:
+    'zarrs', 'zarr', or for 'auto' zarrs where it is installed. Under 'auto' a pipeline chosen
+    through zarr's own config (``ZARR_CODEC_PIPELINE__PATH``) is left alone."""
+    name = name or str(config.get("codec-pipeline"))
+    current = zarr.config.get("codec_pipeline.path")
+    if name == "auto":
+        if current not in PIPELINES.values():
+            return current
+        name = "zarrs" if importlib.util.find_spec("zarrs") is not None else "zarr"
+    if name not in PIPELINES:
+        raise SeisbatchError(None, f"unknown codec pipeline {name!r}: choose auto, {' or '.join(PIPELINES)}")
+    if name == "zarrs" and importlib.util.find_spec("zarrs") is None:
+        raise SeisbatchError(None, "codec pipeline 'zarrs' asked for, but the zarrs package is not installed "
+                                   "(pip install zarrs)")
+    if current != PIPELINES[name]:
+        zarr.config.set({"codec_pipeline.path": PIPELINES[name]})
+    return name
 
 
 def compression_name(name: str | None = None) -> str:
@@ -260,6 +299,7 @@ def writable(path: str, name: str, run: str) -> zarr.Array:
     key = (path, name, run)
     arr = _WRITABLE.get(key)
     if arr is None:
+        use_codec_pipeline()  # a worker of an external cluster may not have set it yet
         if len(_WRITABLE) >= 64:
             _WRITABLE.clear()
         arr = zarr.open_array(store=path, path=name, mode="r+").with_config({"write_empty_chunks": True})
@@ -307,3 +347,9 @@ def finish(path: str, **changes: Any) -> None:
         del root[BLOCK_LOG]
     update_meta(path, state="complete", **changes)
     consolidate(path)
+
+
+try:  # every seisbatch process (client or worker) opens its arrays with the chosen pipeline
+    use_codec_pipeline()
+except SeisbatchError:  # an unknown or missing pipeline: said clearly by the CLI and by the writers
+    pass
