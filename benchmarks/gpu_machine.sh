@@ -2,7 +2,8 @@
 # The GPU figures in the README, produced in one run on a GPU machine like the one lent to this
 # project (Python 3.12 with jax/torch, no TensorFlow, no package registry). From the project root:
 #
-#   ../shared/tools/gpu-wheels.sh              # here: keras, dask, zarr, segyio, ... as wheels in .whl/
+#   ../shared/tools/gpu-wheels.sh zarrs        # here: keras, dask, zarr, zarrs, segyio, ... as wheels in .whl/
+#                                              (without zarrs there, seisbatch falls back to zarr-python's pipeline)
 #   benchmarks/gpu_machine.sh bench train      # there, with .whl carried along
 #
 # Steps (any of them, in order):
