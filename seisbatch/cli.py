@@ -328,7 +328,7 @@ def _print_denoised(path: str, r: dict) -> None:
 def cmd_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from . import config
+    from . import config, store
 
     if args.json:
         print(json.dumps(config.effective(), indent=2))
@@ -336,6 +336,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"# seisbatch settings in effect (defaults: {config.defaults_file()})")
     print("# override in YAML files under: " + ", ".join(config.search_paths()))
     print("# or with variables like DASK_SEISBATCH__DENOISE__BATCH_SIZE=16; command-line options win over both")
+    print(f"# Zarr codec pipeline in use: {store.use_codec_pipeline()}")
     print(yaml.safe_dump({"seisbatch": config.effective()}, sort_keys=False), end="")
     return 0
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import filecmp
 import os
+import subprocess
+import sys
 import warnings
 
 import dask.config
@@ -93,3 +95,16 @@ def test_reading_an_mdio_store_through_zarrs_warns_of_nothing(data_dir):
         headers = mdio_source.read_headers(vol, (slice(0, 2), slice(0, 2)), "big")
     assert headers.shape == (2, 2, 240) and headers.any()
     assert [str(w.message) for w in seen] == []
+
+
+@pytest.mark.parametrize("setting, shown", [(None, "zarrs"), ("zarr", "zarr"), ("fast", None)])
+def test_config_says_which_pipeline_is_in_use(setting, shown):
+    env = dict(os.environ)
+    env.pop("DASK_SEISBATCH__CODEC_PIPELINE", None)
+    if setting:
+        env["DASK_SEISBATCH__CODEC_PIPELINE"] = setting
+    res = subprocess.run([sys.executable, "-m", "seisbatch", "config"], env=env, capture_output=True, text=True)
+    if shown is None:
+        assert res.returncode == 2 and "unknown codec pipeline 'fast'" in res.stderr
+    else:
+        assert res.returncode == 0 and f"# Zarr codec pipeline in use: {shown}\n" in res.stdout
