@@ -19,7 +19,7 @@ Zarr (seisbatch's chunks and codec, --workers processes): what no conversion int
 Two bound rows, "bound" (lz4) and "bound-none", time the conversion's own work with no framework:
 the header scan and geometry, then every block read, decoded and summarised by seisbatch's own
 functions and written as plain chunk, header, mask and statistics files by a pool of --workers
-processes (no Dask, no zarr-python, no store template): how close any conversion could come.
+processes (no Dask, no zarr-python or zarrs, no store template): how close any conversion could come.
 Peak memory: the most resident memory of the contender's process tree above what it held before.
 
 MDIO may live in its own virtual environment: pass its python with --mdio-python or $MDIO_PYTHON

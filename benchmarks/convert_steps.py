@@ -6,7 +6,7 @@
    headers, mask and block log, the statistics) timed one by one over every block of the file,
    in this one process, into a store converted first (not timed). Milliseconds per block.
 2. Writers: the same blocks read, decoded and summarised by seisbatch's functions, then written
-   either through zarr-python (as the workers write) or as plain files (each chunk compressed with
+   either through zarr (as the workers write: zarrs' codec pipeline by default, setting seisbatch.codec-pipeline) or as plain files (each chunk compressed with
    the same Blosc settings and written as one file), by one process and by a pool of ``--pool``
    processes, in alternating rounds. Wall seconds for all blocks: whether a second process helps.
    "chunkwise" writes plain files too, but decodes, summarises and compresses each 2 MiB chunk
@@ -101,7 +101,7 @@ def _write_blocks(src: str, dst: str, how: str, items: list) -> float:
 
 
 def compare_writers(src: str, dst: str, rounds: int, pool_size: int) -> None:
-    """Part 2: zarr-python against plain files, one process and ``pool_size`` processes."""
+    """Part 2: zarr (with the codec pipeline in use) against plain files, one process and ``pool_size`` processes."""
     _, blocks = plan(src)
     os.makedirs(dst + ".plain", exist_ok=True)
     os.environ.update(engine.worker_environ())  # the workers' malloc settings, read by the spawned processes
