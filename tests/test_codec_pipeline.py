@@ -101,6 +101,7 @@ def test_reading_an_mdio_store_through_zarrs_warns_of_nothing(data_dir):
 def test_config_says_which_pipeline_is_in_use(setting, shown):
     env = dict(os.environ)
     env.pop("DASK_SEISBATCH__CODEC_PIPELINE", None)
+    env.pop("ZARR_CODEC_PIPELINE__PATH", None)  # a pipeline set through zarr's own config would be kept
     if setting:
         env["DASK_SEISBATCH__CODEC_PIPELINE"] = setting
     res = subprocess.run([sys.executable, "-m", "seisbatch", "config"], env=env, capture_output=True, text=True)
