@@ -299,7 +299,7 @@ def writable(path: str, name: str, run: str) -> zarr.Array:
     key = (path, name, run)
     arr = _WRITABLE.get(key)
     if arr is None:
-        use_codec_pipeline()  # a worker of an external cluster may not have set it yet
+        use_codec_pipeline()  # the setting may have changed since this module was imported
         if len(_WRITABLE) >= 64:
             _WRITABLE.clear()
         arr = zarr.open_array(store=path, path=name, mode="r+").with_config({"write_empty_chunks": True})
