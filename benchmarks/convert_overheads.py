@@ -63,12 +63,12 @@ def plain_block_task(layout, path, index, block, g2f, keep_raw, run):
 
 
 def one_run(how: str, src: str, out: str, workers: int) -> None:
+    import psutil
+
     from seisbatch import convert, engine
 
     if how == "plain":
         convert.segy_block_task = plain_block_task  # convert_segy looks the task up at call time
-    import psutil
-
     me = psutil.Process()
     shutil.rmtree(out, ignore_errors=True)
     with engine.dask_client(workers=workers) as client:
