@@ -10,8 +10,9 @@ reads its input before timing either way): the floor runs in a fresh Python
 process each time (timed from just before the read, imports excluded), seisbatch on a freshly
 started local cluster each time (cluster start excluded), MDIO as its own process (all included).
 seisbatch runs with its default amplitude compression (lz4) and, as "seisbatch-none", without.
-Each of the floor and seisbatch runs --repeat times; the ratio of best runs and that of first runs
-are printed, and every run's time. (On a VM the first run in a while is slower: memory that has
+Each of the floor and seisbatch runs --repeat times; the ratios of best runs, of medians and of
+first runs are printed, and every run's time (the floor's best run swings most from day to day:
+0.15-0.29 s on the same VM, a read at memory-copy speed). (On a VM the first run in a while is slower: memory that has
 not been touched recently is slow to map again. That hits the floor's 490 MB array most.)
 With MDIO, a "from-mdio" row times seisbatch converting the MDIO store just made (MB/s of the
 SEG-Y file's size, for comparison). A yardstick row, "zarr-write", times only the writing of the already decoded amplitudes into
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
@@ -284,16 +286,19 @@ def main() -> None:
         sb = size / res["seisbatch"]["seconds"]
         fl = size / res["floor"]["seconds"]
         first = res["floor"]["runs"][0] / res["seisbatch"]["runs"][0]
+        med = statistics.median(res["floor"]["runs"]) / statistics.median(res["seisbatch"]["runs"])
+        med_bound = statistics.median(res["floor"]["runs"]) / statistics.median(res["bound"]["runs"])
         nc = size / res["seisbatch-none"]["seconds"]
         line = (f"format {fmt}: seisbatch {sb:.0f} MB/s = {sb / fl:.2f} x the segyio read floor ({fl:.0f} MB/s), best runs; "
-                f"first runs: {first:.2f} x")
+                f"medians: {med:.2f} x; first runs: {first:.2f} x")
         if "mdio" in res:
             md = size / res["mdio"]["seconds"]
             line += f"; {sb / md:.2f} x MDIO ({md:.0f} MB/s)"
         line += f"; without compression {nc:.0f} MB/s = {nc / fl:.2f} x the floor"
         bd, bn = size / res["bound"]["seconds"], size / res["bound-none"]["seconds"]
         line += (f"; with no Dask and no zarr-python (bound) {bd:.0f} MB/s = {bd / fl:.2f} x the floor (without compression "
-                 f"{bn:.0f} MB/s = {bn / fl:.2f} x), and seisbatch = {sb / bd:.2f} x that bound ({nc / bn:.2f} x without)")
+                 f"{bn:.0f} MB/s = {bn / fl:.2f} x), and seisbatch = {sb / bd:.2f} x that bound ({nc / bn:.2f} x without); "
+                 f"bound by medians {med_bound:.2f} x the floor")
         rows.append(line)
     print(f"\nconvert benchmark: {args.size_mb:.0f} MB files, {args.workers} workers, {os.cpu_count()} cores, "
           f"best of {args.repeat}, input {'evicted from the page cache before every run' if args.cold else 'in the page cache'}")
