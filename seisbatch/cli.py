@@ -19,6 +19,11 @@ GEOMETRY_HELP = (
 )
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 block', '2 blocks'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _progress(desc: str, quiet: bool, unit: str = "task",
               delay: float = 0.0) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
     """A tqdm bar fed by (done, total) callbacks, and its closer; with ``delay``, shown only once
@@ -100,7 +105,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             close()
     s = summary["stats"]
     print(f"{args.input} -> {args.output}: {summary['geometry']} survey {' x '.join(map(str, summary['shape']))}, "
-          f"{summary['traces']} traces in {summary['blocks']} blocks; rms {s['rms']:.4g}, |a| p99 {s['abs_p99']:.4g}")
+          f"{_count(summary['traces'], 'trace')} in {_count(summary['blocks'], 'block')}; rms {s['rms']:.4g}, |a| p99 {s['abs_p99']:.4g}")
     for note in summary["notes"]:
         print(f"note: {note}")
     if summary["raw_traces"]:
@@ -319,9 +324,9 @@ def _print_denoised(path: str, r: dict) -> None:
         print(f"{path}: array {r['output']!r} is already complete with this model and these parameters")
         return
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
-    print(f"denoised {path} -> array {r['output']!r}: {r['tasks']} blocks ({r['computed']} computed{resumed}), "
-          f"{r['tiles']} tiles, {r['samples']:,} samples")
-    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {r['workers']} workers; "
+    print(f"denoised {path} -> array {r['output']!r}: {_count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "
+          f"{_count(r['tiles'], 'tile')}, {r['samples']:,} samples")
+    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {_count(r['workers'], 'worker')}; "
           f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
 
 

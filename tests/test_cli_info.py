@@ -89,3 +89,10 @@ def test_demo_runs_end_to_end(tmp_path):
     for name in ("qc.png", "survey_denoised.sgy"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "survey_denoised.sgy").stat().st_size == (tmp_path / "survey_noisy.sgy").stat().st_size
+
+
+def test_counts_are_said_in_the_singular_for_one(data_dir, tmp_path, capsys):
+    z = tmp_path / "f3.zarr"
+    assert cli.main(["convert", str(data_dir / "segysak_f3-withdead.sgy"), str(z), "--workers", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "239 traces in 1 block;" in out, out
