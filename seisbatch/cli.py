@@ -384,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input", help="SEG-Y file, HDF5 file, or MDIO v1 store (post-stack 3D or 2D, a local directory)")
     c.add_argument("output", help="new Zarr store: a directory (survey.zarr) or an fsspec URL (s3://bucket/survey.zarr, "
                    "with the s3 extra; credentials and endpoint from the usual AWS variables)")
-    c.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace OUTPUT if it is an existing Zarr store (a folder that is not a store, or a file, is "
+                        "never removed)")
     c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
                    "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")
     c.add_argument("--checksum", action="store_true", default=None,
@@ -415,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("store", help="seisbatch Zarr store")
     e.add_argument("output", help="SEG-Y file to write")
     e.add_argument("--array", default="amplitude", help="array to export (default amplitude; e.g. denoised)")
-    e.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace OUTPUT if it exists, once the new file is complete (a failed run leaves it whole)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     _client_args(e)
     e.set_defaults(func=cmd_export)

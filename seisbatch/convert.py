@@ -101,7 +101,7 @@ def _start_or_resume(src: str, dst: str, overwrite: bool, source: dict, options:
         if store.BLOCK_LOG in old and old[store.BLOCK_LOG].shape[0] == n_blocks:
             return True
         overwrite = True  # stopped while its template was written: nothing finished to lose
-    store.prepare_output(dst, overwrite, inputs=(src,))
+    store.prepare_output(dst, overwrite, inputs=(src,), kind="store")
     return False
 
 

@@ -95,13 +95,52 @@ def test_missing_hdf5_dataset(capsys, tmp_path):
 
 def test_output_exists_without_overwrite(capsys, good, tmp_path):
     out = tmp_path / "out.zarr"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    code, _ = run_cli(capsys, "convert", str(good), str(out), "--workers", "1", "--quiet")
+    assert code == 0
+    marker = out / "amplitude" / "left-by-the-first-run"
+    marker.write_text("x")
     code, err = run_cli(capsys, "convert", str(good), str(out), "--workers", "1", "--quiet")
-    assert code == 2 and "output exists" in err and str(out) in err
-    assert (out / "keep.txt").read_text() == "mine"
+    assert code == 2 and "output exists" in err and str(out) in err and marker.exists()
     code, _ = run_cli(capsys, "convert", str(good), str(out), "--workers", "1", "--quiet", "--overwrite")
-    assert code == 0 and not (out / "keep.txt").exists()
+    assert code == 0 and not marker.exists()  # the store was replaced
+    store.open_complete(str(out))
+
+
+def test_overwrite_never_removes_what_is_not_the_output_kind(capsys, good, tmp_path):
+    folder = tmp_path / "mine"  # a mistyped output path: a folder of the user's that is no store
+    folder.mkdir()
+    (folder / "keep.txt").write_text("mine")
+    code, err = run_cli(capsys, "convert", str(good), str(folder), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 2 and str(folder) in err and "not a Zarr store" in err and err.count("\n") == 1, err
+    assert (folder / "keep.txt").read_text() == "mine" and sorted(os.listdir(folder)) == ["keep.txt"]
+    other = tmp_path / "other.sgy"  # a file where a store would go
+    other.write_bytes(b"another survey")
+    code, err = run_cli(capsys, "convert", str(good), str(other), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 2 and "is a file, not a Zarr store" in err and other.read_bytes() == b"another survey"
+    empty = tmp_path / "empty.zarr"  # an empty folder holds nothing to lose
+    empty.mkdir()
+    code, _ = run_cli(capsys, "convert", str(good), str(empty), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 0
+    store.open_complete(str(empty))
+    code, err = run_cli(capsys, "export", str(empty), str(folder), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 2 and "is a directory" in err and (folder / "keep.txt").read_text() == "mine"
+    code, err = run_cli(capsys, "synth", str(folder), "--overwrite")
+    assert code == 2 and "is a directory" in err and (folder / "keep.txt").read_text() == "mine"
+
+
+def test_a_failed_overwrite_leaves_the_old_file_whole(capsys, good, tmp_path, monkeypatch):
+    z = tmp_path / "s.zarr"
+    out = tmp_path / "out.sgy"
+    assert run_cli(capsys, "convert", str(good), str(z), "--workers", "1", "--quiet")[0] == 0
+    out.write_bytes(b"the previous export")
+
+    def dies(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export.engine, "run_tasks", dies)
+    code, err = run_cli(capsys, "export", str(z), str(out), "--workers", "1", "--quiet", "--overwrite")
+    assert code == 2 and "No space left" in err
+    assert out.read_bytes() == b"the previous export" and not os.path.exists(str(out) + ".partial")
 
 
 def test_export_refuses_existing_output_and_incomplete_store(capsys, good, tmp_path, client):
