@@ -465,7 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("store", nargs="+", metavar="STORE",
                    help="seisbatch Zarr store(s) (from `seisbatch convert`); each is checked before any work starts")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
-    n.add_argument("--output", default=None, help="name of the output array in the store (default denoised)")
+    n.add_argument("--output", default=None,
+                   help="name of the output array in the store (default: setting seisbatch.denoise.output, denoised): "
+                        "letters, digits, '_' and '-'; a new array or one an earlier denoise wrote, never the "
+                        "store's own arrays")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
                    help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
     n.add_argument("--tile", default=None, help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "

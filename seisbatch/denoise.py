@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -159,6 +160,24 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     return int(out.size)
 
 
+_OUTPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_RESERVED = ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
+             "inline", "crossline", "trace", "cdp_x", "cdp_y", "inline_number", "crossline_number")
+
+
+def _check_output_name(path: str, name: str) -> None:
+    """An output is a new array at the store's top level, or one an earlier denoise run wrote:
+    never one of the store's own arrays (the input is never written), and never a path."""
+    if not _OUTPUT_NAME.match(name):
+        raise SeisbatchError(path, f"output name {name!r}: use letters, digits, '_' and '-', starting with a letter")
+    if name in _RESERVED or name.endswith("_done"):
+        raise SeisbatchError(path, f"output name {name!r} is reserved (the input is never written)")
+    live = zarr.open_group(path, mode="r", use_consolidated=False)  # arrays added since consolidation too
+    if name in live and "model_digest" not in dict(live[name].attrs.get("seisbatch", {})):
+        raise SeisbatchError(path, f"output name {name!r} is an array of the store that denoise did not write "
+                                   "(the input is never written): choose another --output")
+
+
 def _create_output(root: zarr.Group, name: str, n_tasks: int, attrs: dict) -> None:
     amp = root["amplitude"]
     root.create_array(name, shape=amp.shape, chunks=amp.chunks, dtype="float32", fill_value=0.0,
@@ -186,9 +205,7 @@ def denoise(
     path = os.fspath(path)
     model_path = os.path.abspath(model_path or default_model_path())
     root = store.open_complete(path)
-    if spec.output in ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
-                       "inline", "crossline", "trace", "cdp_x", "cdp_y") or spec.output.endswith("_done"):
-        raise SeisbatchError(path, f"output name {spec.output!r} is reserved (the input is never written)")
+    _check_output_name(path, spec.output)
     if (spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline")
             or spec.device not in ("auto", "cpu", "gpu") or spec.precision not in PRECISIONS):
         raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, "

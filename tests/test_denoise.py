@@ -4,6 +4,7 @@ refusal to mix models or parameters, and the input left untouched."""
 from __future__ import annotations
 
 import hashlib
+import os
 import pathlib
 import shutil
 
@@ -206,6 +207,25 @@ def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
     assert main(args) == 0 and "already complete" in capsys.readouterr().out
     assert main(args + ["--output", "amplitude"]) == 2
     assert "reserved" in capsys.readouterr().err
+
+
+def test_an_output_never_replaces_an_array_denoise_did_not_write(survey, tiny_model, client, capsys):
+    root = zarr.open_group(survey, mode="r+")
+    root.create_array("picks", shape=(3,), dtype="float32")[:] = [1, 2, 3]  # the user's own array
+    before = {k: root[k][...].copy() for k in root.array_keys()}
+    args = ["denoise", survey, "--model", tiny_model, "--tile", "16,24", "--quiet", "--overwrite",
+            "--scheduler", client.scheduler.address]
+    for name, match in (("picks", "denoise did not write"), ("inline_number", "reserved"),
+                        ("_convert_blocks", "letters, digits"), ("../elsewhere", "letters, digits"),
+                        ("a/b", "letters, digits")):
+        assert main(args + ["--output", name]) == 2
+        err = capsys.readouterr().err
+        assert match in err and err.count("\n") == 1, (name, err)
+    root = zarr.open_group(survey, mode="r")
+    assert sorted(root.array_keys()) == sorted(before)  # nothing made, nothing replaced
+    for k, v in before.items():
+        np.testing.assert_array_equal(root[k][...], v)
+    assert not os.path.exists(os.path.join(os.path.dirname(survey), "elsewhere"))
 
 
 def test_several_stores_in_one_command_each_checked_before_any_work(survey, tiny_model, client, tmp_path, capsys):
