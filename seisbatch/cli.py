@@ -68,61 +68,138 @@ def _client_kwargs(args: argparse.Namespace) -> dict:
     return kw
 
 
+def _batch_outputs(inputs: list[str], output: str, suffix: str) -> list[tuple[str, str]]:
+    """(input, output) pairs: one input writes ``output`` itself; several write NAME``suffix`` each
+    (NAME: the input's file name without its extension) into the directory ``output``, made if
+    missing. Every input must exist and no two may share a NAME; checked before any work."""
+    from . import store
+
+    inputs = list(dict.fromkeys(inputs))  # each once, in the order given
+    if len(inputs) == 1:
+        return [(inputs[0], output)]
+    for path in inputs:
+        if not store.is_url(path) and not os.path.exists(path):
+            raise SeisbatchError(path, "no such file")
+    names: dict[str, str] = {}
+    for path in inputs:
+        name = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
+        if name in names:
+            raise SeisbatchError(path, f"has the same name as {names[name]}: their outputs would be one "
+                                       f"({name}{suffix}); convert or export them in separate commands")
+        names[name] = path
+    if store.is_url(output):
+        return [(path, f"{output.rstrip('/')}/{name}{suffix}") for name, path in names.items()]
+    if os.path.exists(output) and (not os.path.isdir(output) or os.path.exists(os.path.join(output, "zarr.json"))):
+        raise SeisbatchError(output, f"with {len(inputs)} inputs the last argument is a directory for their outputs, "
+                                     "and this is a file or a Zarr store")
+    os.makedirs(output, exist_ok=True)
+    return [(path, os.path.join(output, name + suffix)) for name, path in names.items()]
+
+
+def _already_converted(src: str, dst: str) -> bool:
+    """Whether ``dst`` is a complete store converted from the file ``src`` as it is now (path,
+    size, modification time): a batch run again skips it."""
+    from . import store
+
+    try:
+        old = store.meta(store.open_complete(dst)).get("source", {})
+        st = os.stat(src)
+    except (SeisbatchError, OSError):
+        return False
+    return (old.get("path") == os.path.abspath(src) and old.get("size") == st.st_size
+            and old.get("mtime_ns") == st.st_mtime_ns)
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    from . import convert, engine
+
+    jobs = _batch_outputs(args.input, args.output, ".zarr")
+    chunks = convert.parse_chunks(args.chunks)  # checked before a cluster starts
+    done, skipped, failed = 0, 0, []
+    with engine.dask_client(**_client_kwargs(args)) as client:
+        for k, (src, dst) in enumerate(jobs, 1):
+            args.output = dst  # an OSError names the store being written
+            if len(jobs) > 1 and not args.overwrite and _already_converted(src, dst):
+                print(f"{src} -> {dst}: already converted (--overwrite converts it again)")
+                skipped += 1
+                continue
+            label = "convert" if len(jobs) == 1 else f"convert {k}/{len(jobs)}"
+            try:
+                summary = _convert_one(args, client, src, dst, chunks, label)
+            except SeisbatchError as exc:
+                if len(jobs) == 1:
+                    raise
+                print(f"seisbatch: error: {exc}", file=sys.stderr)  # a bad file does not stop the others
+                failed.append(src)
+                continue
+            _print_converted(src, dst, summary)
+            done += 1
+    if len(jobs) > 1:
+        print(f"{len(jobs)} inputs: {done} converted, {skipped} already converted, {len(failed)} failed"
+              + (f" ({', '.join(failed)})" if failed else ""))
+    return 2 if failed else 0
+
+
+def _convert_one(args: argparse.Namespace, client, src: str, dst: str, chunks: tuple[int, ...] | None,
+                 label: str) -> dict:
     import h5py
 
-    from . import convert, engine
+    from . import convert
     from .mdio_source import is_mdio
 
-    update, close = _progress("convert", args.quiet)
+    update, close = _progress(label, args.quiet)
     scan_update, scan_close = _progress("scan headers", args.quiet)
-    is_hdf5 = os.path.isfile(args.input) and h5py.is_hdf5(args.input)
-    with engine.dask_client(**_client_kwargs(args)) as client:
-        try:
-            chunks = convert.parse_chunks(args.chunks)
-            if is_mdio(args.input):
-                if args.checksum:
-                    raise SeisbatchError(args.input, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
-                summary = convert.convert_mdio(
-                    args.input, args.output, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
-                    compression=args.compression,
-                )
-            elif is_hdf5:
-                summary = convert.convert_hdf5(
-                    args.input, args.output, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
-                    sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
-                    checksum=args.checksum, compression=args.compression,
-                )
-            else:
-                summary = convert.convert_segy(
-                    args.input, args.output, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
-                    geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
-                    overwrite=args.overwrite, progress=update, checksum=args.checksum, compression=args.compression,
-                    scan_progress=scan_update,
-                )
-        finally:
-            scan_close()
-            close()
+    try:
+        if is_mdio(src):
+            if args.checksum:
+                raise SeisbatchError(src, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
+            return convert.convert_mdio(src, dst, client=client, chunks=chunks, overwrite=args.overwrite,
+                                        progress=update, compression=args.compression)
+        if os.path.isfile(src) and h5py.is_hdf5(src):
+            return convert.convert_hdf5(
+                src, dst, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
+                sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
+                checksum=args.checksum, compression=args.compression,
+            )
+        return convert.convert_segy(
+            src, dst, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
+            geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
+            overwrite=args.overwrite, progress=update, checksum=args.checksum, compression=args.compression,
+            scan_progress=scan_update,
+        )
+    finally:
+        scan_close()
+        close()
+
+
+def _print_converted(src: str, dst: str, summary: dict) -> None:
     s = summary["stats"]
-    print(f"{args.input} -> {args.output}: {summary['geometry']} survey {' x '.join(map(str, summary['shape']))}, "
+    print(f"{src} -> {dst}: {summary['geometry']} survey {' x '.join(map(str, summary['shape']))}, "
           f"{_count(summary['traces'], 'trace')} in {_count(summary['blocks'], 'block')}; rms {s['rms']:.4g}, |a| p99 {s['abs_p99']:.4g}")
     for note in summary["notes"]:
         print(f"note: {note}")
     if summary["raw_traces"]:
         print(f"note: {summary['raw_traces']} traces are not exact in float32; their raw samples are kept for export")
-    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from . import engine, export
 
-    update, close = _progress("export", args.quiet)
+    jobs = _batch_outputs(args.store, args.output, f"_{args.array}.sgy")
     with engine.dask_client(**_client_kwargs(args)) as client:
-        try:
-            r = export.export_segy(args.store, args.output, array=args.array, client=client, overwrite=args.overwrite, progress=update)
-        finally:
-            close()
-    print(f"{args.store}[{args.array}] -> {args.output}: {r['traces']} traces, {r['bytes']} bytes")
+        if len(jobs) > 1:
+            for path, out in jobs:  # every store and output checked before any work
+                args.store = path
+                export.check(path, out, args.array, args.overwrite)
+        for k, (path, out) in enumerate(jobs, 1):
+            args.store, args.output = path, out  # an error names the store and file of this export
+            update, close = _progress("export" if len(jobs) == 1 else f"export {k}/{len(jobs)}", args.quiet)
+            try:
+                r = export.export_segy(path, out, array=args.array, client=client, overwrite=args.overwrite,
+                                       progress=update)
+            finally:
+                close()
+            print(f"{path}[{args.array}] -> {out}: {r['traces']} traces, {r['bytes']} bytes")
     return 0
 
 
@@ -381,9 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Convert a SEG-Y file, an HDF5 dataset or an MDIO v1 store into a seisbatch Zarr "
                                    "store, in parallel. Every header is kept so `seisbatch export` writes the file back "
                                    "exactly (from MDIO: the headers MDIO kept; the summary says what was made up).")
-    c.add_argument("input", help="SEG-Y file, HDF5 file, or MDIO v1 store (post-stack 3D or 2D, a local directory)")
+    c.add_argument("input", nargs="+",
+                   help="SEG-Y file, HDF5 file, or MDIO v1 store (post-stack 3D or 2D, a local directory); several "
+                        "(the lines of a 2D survey, say) are converted one after the other on one cluster")
     c.add_argument("output", help="new Zarr store: a directory (survey.zarr) or an fsspec URL (s3://bucket/survey.zarr, "
-                   "with the s3 extra; credentials and endpoint from the usual AWS variables)")
+                   "with the s3 extra; credentials and endpoint from the usual AWS variables). With several inputs, "
+                   "a directory (made if missing) that gets one store per input, NAME.zarr for NAME.sgy; run the "
+                   "same command again to finish: stores already converted from the same files are skipped")
     c.add_argument("--overwrite", action="store_true",
                    help="replace OUTPUT if it is an existing Zarr store (a folder that is not a store, or a file, is "
                         "never removed)")
@@ -414,8 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="store -> SEG-Y with the original headers",
                        description="Write an array of a store as SEG-Y with the original file's headers, trace order "
                                    "and sample format. An unmodified store gives back the input byte for byte.")
-    e.add_argument("store", help="seisbatch Zarr store")
-    e.add_argument("output", help="SEG-Y file to write")
+    e.add_argument("store", nargs="+", help="seisbatch Zarr store; several are exported one after the other on one "
+                   "cluster, every one checked before any is written")
+    e.add_argument("output", help="SEG-Y file to write; with several stores, a directory (made if missing) that gets "
+                   "NAME_ARRAY.sgy for each NAME.zarr (line1_denoised.sgy), so the originals are never replaced")
     e.add_argument("--array", default="amplitude", help="array to export (default amplitude; e.g. denoised)")
     e.add_argument("--overwrite", action="store_true",
                    help="replace OUTPUT if it exists, once the new file is complete (a failed run leaves it whole)")

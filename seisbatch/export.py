@@ -74,17 +74,10 @@ def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: 
     return int(files.size)
 
 
-def export_segy(
-    path: str,
-    out: str,
-    *,
-    array: str = "amplitude",
-    client: Client | None = None,
-    overwrite: bool = False,
-    progress: engine.Progress | None = None,
-    workers: int | None = None,
-) -> dict[str, Any]:
-    """Write ``array`` of the store at ``path`` as the SEG-Y file ``out``."""
+def check(path: str, out: str, array: str, overwrite: bool) -> zarr.Group:
+    """Refuse an export that cannot succeed before it starts: the output must be a local file in an
+    existing folder, new unless ``overwrite``; the store complete, with ``array`` complete in it.
+    Returns the store's root."""
     path, out = os.fspath(path), os.fspath(out)
     if store.is_url(out):
         raise SeisbatchError(out, "export writes a local SEG-Y file: give a local path, then copy the file to object "
@@ -98,6 +91,23 @@ def export_segy(
     arr_meta = dict(root[array].attrs.get("seisbatch", {}))
     if arr_meta and not arr_meta.get("complete", False):
         raise SeisbatchError(path, f"array {array!r} is incomplete: finish the run that writes it first")
+    store.prepare_output(out, overwrite, inputs=(path,))
+    return root
+
+
+def export_segy(
+    path: str,
+    out: str,
+    *,
+    array: str = "amplitude",
+    client: Client | None = None,
+    overwrite: bool = False,
+    progress: engine.Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Write ``array`` of the store at ``path`` as the SEG-Y file ``out``."""
+    path, out = os.fspath(path), os.fspath(out)
+    root = check(path, out, array, overwrite)
     meta = store.meta(root)
     mask = root["trace_mask"]
     ns = root["amplitude"].shape[-1]
@@ -118,7 +128,6 @@ def export_segy(
     itemsize = encode(np.zeros(1, np.float32), spec["format"], spec["endian"]).itemsize
     spec["trace_bytes"] = 240 + ns * itemsize
     spec["data_offset"] = 3600 + 3200 * len(ext)
-    store.prepare_output(out, overwrite, inputs=(path,))
     partial = out + ".partial"
     with open(partial, "wb") as fh:
         fh.write(text + binary + b"".join(ext))
