@@ -460,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exactly (from MDIO: the headers MDIO kept; the summary says what was made up).")
     c.add_argument("input", nargs="+",
                    help="SEG-Y file, HDF5 file, or MDIO v1 store (post-stack 3D or 2D, a local directory); several "
-                        "(the lines of a 2D survey, say) are converted one after the other on one cluster")
+                        "(the lines of a 2D survey, say) are converted one after the other on one cluster; one that fails is "
+                        "reported and the others go on (exit code 2)")
     c.add_argument("output", help="new Zarr store: a directory (survey.zarr) or an fsspec URL (s3://bucket/survey.zarr, "
                    "with the s3 extra; credentials and endpoint from the usual AWS variables). With several inputs, "
                    "a directory (made if missing) that gets one store per input, NAME.zarr for NAME.sgy; run the "
