@@ -651,7 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights with a fresh optimizer "
                    "(fine-tuning, e.g. at a lower --learning-rate) instead of random weights")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
-    t.add_argument("--overwrite", action="store_true", help="discard an existing model and checkpoint and start again")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start again, discarding an existing checkpoint; an existing model (and its metrics and "
+                        "figures) is replaced only when the new one is saved, so a failed run leaves it whole")
     t.add_argument("--quiet", action="store_true", help="no progress display")
     t.set_defaults(func=cmd_train)
 

@@ -197,9 +197,11 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
         existing = [p for k, p in paths.items() if k in ("model", "checkpoint") and os.path.exists(p)]
         if existing and not overwrite:
             raise SeisbatchError(existing[0], "exists (use --resume to continue training or --overwrite to start again)")
-        for p in paths.values():
-            if os.path.exists(p):
-                os.remove(p)
+        for k in ("checkpoint", "state", "history"):  # the progress of the run now starting
+            if os.path.exists(paths[k]):
+                os.remove(paths[k])
+        # the model, its metrics and figures stay until the new ones replace them (each written
+        # aside and renamed): a run that fails or is stopped leaves the old model whole
         keras.utils.set_random_seed(spec.seed)
         model = dncnn.build_dncnn(spec.depth, spec.filters, "mixed_float16" if spec.mixed_precision else None)
         if start is not None:

@@ -169,3 +169,21 @@ def test_init_starts_from_a_models_weights(tmp_path, data):
     assert r["params"]["init_digest"] == dncnn.digest(dncnn.load(first))
     with pytest.raises(SeisbatchError, match="--init model is"):
         training.train(data, str(tmp_path / "c.keras"), training.TrainSpec(epochs=1, init=first, depth=6, filters=16), verbose=0)
+
+
+def test_a_failed_overwrite_keeps_the_old_model(tmp_path, data, monkeypatch):
+    out = str(tmp_path / "m.keras")
+    training.train(data, out, training.TrainSpec(epochs=1, steps_per_epoch=1, **SMALL), verbose=0)
+    paths = training.artifacts(out)
+    before = {k: open(paths[k], "rb").read() for k in ("model", "metrics")}
+
+    def stop(self, epoch, logs=None):
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(training._Epochs, "on_epoch_end", stop)
+    with pytest.raises(RuntimeError, match="stopped"):
+        training.train(data, out, training.TrainSpec(epochs=1, steps_per_epoch=1, seed=9, **SMALL), overwrite=True,
+                       verbose=0)
+    for k, v in before.items():
+        assert open(paths[k], "rb").read() == v, k
+    dncnn.load(out)  # still a whole model
