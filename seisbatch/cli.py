@@ -589,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--section", default=None, help="section for the figure: inline:NUMBER or crossline:NUMBER "
                    "(line numbers as in the headers; default the middle inline; 2D stores show the whole line)")
     q.add_argument("--clean", default=None, metavar="STORE", help="store of the noise-free survey, for SNR")
-    q.add_argument("--png", default=None, help="figure path (default: beside the store, STORE.qc-OUTPUT.png)")
+    q.add_argument("--png", default=None, help="figure path (default: beside the store, STORE.qc-OUTPUT.png); a folder gets that name inside it, a name without a suffix gets .png")
     q.add_argument("--json", action="store_true", help="machine-readable metrics, per section")
     q.add_argument("--precision-check", action="store_true",
                    help="measure the output's error against float32 inference with the same model on one tile of the "

@@ -141,7 +141,12 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         result["precision_check"] = precision_check(root, output, axis, index)
     # default: beside a local store; for a store at a URL, in the working directory
     stem = os.path.abspath(os.path.basename(path.rstrip("/")) if store.is_url(path) else path.rstrip("/"))
-    png = png or os.path.splitext(stem)[0] + f".qc-{output}.png"
+    default = os.path.splitext(stem)[0] + f".qc-{output}.png"
+    if png and os.path.isdir(png):  # a folder: the default file name inside it
+        png = os.path.join(png, os.path.basename(default))
+    elif png and not os.path.splitext(png)[1]:
+        png += ".png"  # what matplotlib writes for a name without a suffix; said as it is written
+    png = png or default
     x, y = _take(amp, axis, index), _take(den, axis, index)
     c = _take(ref, axis, index) if ref is not None else None
     panels = [("input", x), (output, y), ("removed noise", x - y)]

@@ -37,6 +37,11 @@ def test_snr_against_clean_reference_and_figure(stores, client, tmp_path):
     assert 4.5 < r["snr_before_db"] < 5.5
     assert len(r["sections"]) == 6 and all("snr_after_db" in s for s in r["sections"])
     assert open(tmp_path / "q.png", "rb").read(4) == b"\x89PNG"
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    for given, written in ((folder, folder / "n.qc-denoised.png"), (tmp_path / "nosuffix", tmp_path / "nosuffix.png")):
+        r = qc.qc(noisy, png=str(given))  # a folder gets the default name; a bare name gets .png, as written
+        assert r["png"] == str(written) and open(written, "rb").read(4) == b"\x89PNG"
 
 
 def test_removed_energy_and_leakage_without_reference(stores, client, capsys):
