@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from denoise_lines import LINE, OUT, report  # noqa: E402
+from denoise_lines import OUT, line_args, report  # noqa: E402
 
 
 def timed(argvs: list[list[str]]) -> float:
@@ -31,10 +31,8 @@ def timed(argvs: list[list[str]]) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--line", default=LINE, help="a 2D SEG-Y line (default: the Gundih line in tests/data)")
+    line_args(p)
     p.add_argument("--lines", type=int, default=8, help="lines of the survey (default 8)")
-    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
-    p.add_argument("--rounds", type=int, default=3, help="timed runs of each way (default 3)")
     a = p.parse_args()
     work = os.path.join(OUT, "batch-lines")
     shutil.rmtree(work, ignore_errors=True)

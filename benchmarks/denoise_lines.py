@@ -50,11 +50,16 @@ def report(title: str, times: dict[str, list[float]]) -> None:
           f"{statistics.median(t_old) / statistics.median(t_new):.2f}x by medians")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def line_args(p: argparse.ArgumentParser) -> None:
+    """The options this script and batch_lines.py share: the line, the workers, the rounds."""
     p.add_argument("--line", default=LINE, help="a 2D SEG-Y line (default: the Gundih line in tests/data)")
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="timed runs of each variant (default 3)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    line_args(p)
     p.add_argument("--lines", type=int, default=4, help="lines of the survey in comparison 2 (default 4; 0: skip it)")
     a = p.parse_args()
     os.makedirs(OUT, exist_ok=True)

@@ -89,7 +89,7 @@ def _batch_outputs(inputs: list[str], output: str, suffix: str) -> list[tuple[st
         names[name] = path
     if store.is_url(output):
         return [(path, f"{output.rstrip('/')}/{name}{suffix}") for name, path in names.items()]
-    if os.path.exists(output) and (not os.path.isdir(output) or os.path.exists(os.path.join(output, "zarr.json"))):
+    if os.path.exists(output) and (not os.path.isdir(output) or store.is_zarr_dir(output)):
         raise SeisbatchError(output, f"with {len(inputs)} inputs the last argument is a directory for their outputs, "
                                      "and this is a file or a Zarr store")
     os.makedirs(output, exist_ok=True)
@@ -102,12 +102,9 @@ def _already_converted(src: str, dst: str) -> bool:
     from . import store
 
     try:
-        old = store.meta(store.open_complete(dst)).get("source", {})
-        st = os.stat(src)
+        return store.same_source(store.meta(store.open_complete(dst)).get("source", {}), store.source_id(src))
     except (SeisbatchError, OSError):
         return False
-    return (old.get("path") == os.path.abspath(src) and old.get("size") == st.st_size
-            and old.get("mtime_ns") == st.st_mtime_ns)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:

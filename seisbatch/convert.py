@@ -52,11 +52,6 @@ def parse_chunks(text: str | None) -> tuple[int, ...] | None:
     return chunks
 
 
-def _source_id(src: str) -> dict:
-    st = os.stat(src)
-    return {"path": os.path.abspath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _run_blocks(c: Client, src: str, dst: str, task, args: list[tuple], progress: engine.Progress | None,
                 checksum: bool | None, resume: bool) -> tuple[list[dict], np.ndarray, str | None]:
     """Run the blocks not yet logged done (all of them in a fresh store, whose log is not read)
@@ -232,7 +227,7 @@ def convert_segy(
             raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
         keep_raw = layout.format not in EXACT_IN_FLOAT32
         dt_ms = layout.sample_interval_us / 1000.0
-        source = dict(_source_id(src), format="segy")
+        source = dict(store.source_id(src), format="segy")
         options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
                    "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
                    "compression": compression}
@@ -326,7 +321,7 @@ def convert_hdf5(
     if len(chunks) != len(shape):
         raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
     axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
-    source = dict(_source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
+    source = dict(store.source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
     compression = store.compression_name(compression)  # checked before anything is written
     options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units,
                "compression": compression}
@@ -428,7 +423,7 @@ def convert_mdio(
             notes.append(f"the trace headers give a {delay} {units} recording delay; MDIO's {vol.sample_dim} axis, "
                          f"kept as the sample axis, starts at {samples[0]:g} {units}")
     n_live = int(mask.sum())
-    source = dict(_source_id(src), format="mdio", variable=vol.variable)
+    source = dict(store.source_id(src), format="mdio", variable=vol.variable)
     options = {"chunks": list(chunks), "compression": compression}
     attrs = {
         "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": notes},

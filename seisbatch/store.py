@@ -144,7 +144,8 @@ def is_store(path: str) -> bool:
 _ZARR_MARKERS = ("zarr.json", ".zgroup", ".zarray")
 
 
-def _is_zarr_dir(path: str) -> bool:
+def is_zarr_dir(path: str) -> bool:
+    """Whether the local directory ``path`` holds Zarr metadata at its top (v3, or v2)."""
     return any(os.path.isfile(os.path.join(path, m)) for m in _ZARR_MARKERS)
 
 
@@ -160,10 +161,10 @@ def prepare_output(path: str, overwrite: bool, inputs: tuple[str, ...] = (), kin
         if fs.exists(p):
             if not overwrite:
                 raise SeisbatchError(path, "output exists (use --overwrite to replace it)")
-            if kind == "store" and not fs.exists(p.rstrip("/") + "/zarr.json"):
-                raise SeisbatchError(path, "exists and is not a Zarr store: not replaced, even with --overwrite "
-                                           "(remove it yourself or choose another path)")
             if kind == "store":
+                if not is_store(path):
+                    raise SeisbatchError(path, "exists and is not a Zarr store: not replaced, even with --overwrite "
+                                               "(remove it yourself or choose another path)")
                 fs.rm(p, recursive=True)
         return
     real = os.path.realpath(path)
@@ -180,7 +181,7 @@ def prepare_output(path: str, overwrite: bool, inputs: tuple[str, ...] = (), kin
     if os.path.isdir(path):
         if kind == "file":
             raise SeisbatchError(path, "is a directory: give the path of the file to write")
-        if os.listdir(path) and not _is_zarr_dir(path):
+        if os.listdir(path) and not is_zarr_dir(path):
             raise SeisbatchError(path, "is a directory that is not a Zarr store: not replaced, even with "
                                        "--overwrite (remove it yourself or choose another path)")
         shutil.rmtree(path)
@@ -359,12 +360,21 @@ def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group 
         m = meta(root)
     except Exception:
         return None
-    keys = ("path", "size", "mtime_ns")
-    old = m.get("source", {})
     if (m.get("state") == "converting" and m.get("convert_options") == options
-            and all(old.get(k) == source.get(k) for k in keys)):
+            and same_source(m.get("source", {}), source)):
         return root
     return None
+
+
+def source_id(src: str) -> dict:
+    """What identifies an input file as it is now: its absolute path, size and modification time."""
+    st = os.stat(src)
+    return {"path": os.path.abspath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def same_source(recorded: dict, source: dict) -> bool:
+    """Whether a store's recorded source is the same file, unchanged, as ``source`` (:func:`source_id`)."""
+    return all(recorded.get(k) == source.get(k) for k in ("path", "size", "mtime_ns"))
 
 
 def finish(path: str, **changes: Any) -> None:

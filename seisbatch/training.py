@@ -200,8 +200,8 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
         for k in ("checkpoint", "state", "history"):  # the progress of the run now starting
             if os.path.exists(paths[k]):
                 os.remove(paths[k])
-        # the model, its metrics and figures stay until the new ones replace them (each written
-        # aside and renamed): a run that fails or is stopped leaves the old model whole
+        # the model, its metrics and figures stay until the run's end replaces them (the model is
+        # written aside and renamed): a run that fails or is stopped leaves the old model whole
         keras.utils.set_random_seed(spec.seed)
         model = dncnn.build_dncnn(spec.depth, spec.filters, "mixed_float16" if spec.mixed_precision else None)
         if start is not None:
