@@ -300,10 +300,16 @@ def cmd_make_dataset(args: argparse.Namespace) -> int:
         band = dataset.parse_snr(args.band)
     except ValueError:
         raise SeisbatchError(args.output, f"--snr {args.snr!r} / --band {args.band!r}: expected a number or LOW:HIGH") from None
-    noise = dataset.NoiseSpec(snr_low=snr[0], snr_high=snr[1], kind=args.noise, band=band, clean_fraction=args.clean_fraction)
+    try:
+        noise = dataset.NoiseSpec(snr_low=snr[0], snr_high=snr[1], kind=args.noise, band=band,
+                                  clean_fraction=args.clean_fraction, band_fraction=args.band_fraction)
+    except ValueError as exc:
+        raise SeisbatchError(args.output, str(exc)) from None
     update, close = _progress("patches", args.quiet)
-    r = dataset.make_dataset(args.output, count=args.count, noise=noise, seed=args.seed, source=args.from_store,
-                             stride=args.stride, n_test=args.test_count, overwrite=args.overwrite, progress=update)
+    r = dataset.make_dataset(args.output, count=args.count, noise=noise, seed=args.seed, source=args.from_store or None,
+                             stride=args.stride, n_test=args.test_count, overwrite=args.overwrite, progress=update,
+                             synthetic_fraction=args.synthetic_fraction, test_sources=args.test_from,
+                             augment=dataset.AugmentSpec() if args.augment else None)
     close()
     short = f" (asked for {r['requested']}: the store had no more usable patches)" if r["count"] < r["requested"] else ""
     print(f"wrote {r['path']}: {r['count']} patch pairs{short}, the last {r['n_test']} held out for testing")
@@ -364,15 +370,23 @@ def _pair(text: str) -> tuple[int, int]:
 def cmd_denoise(args: argparse.Namespace) -> int:
     from . import denoise, engine, store
 
-    given = {k: getattr(args, k) for k in ("output", "direction", "halo", "blend", "batch_size", "device", "precision")
+    given = {k: getattr(args, k) for k in ("method", "output", "direction", "halo", "blend", "batch_size", "device",
+                                            "precision", "fx_filter", "fx_damping")
              if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
     stores = list(dict.fromkeys(args.store))  # each once, in the order given
-    if args.tile is not None:
-        try:
-            given["tile"] = _pair(args.tile)
-        except ValueError:
-            raise SeisbatchError(stores[0], f"--tile {args.tile!r}: expected TRACES or TRACES,SAMPLES") from None
-    spec = denoise.DenoiseSpec(**given)
+    for opt in ("tile", "fx_window"):
+        if getattr(args, opt) is not None:
+            try:
+                given[opt] = _pair(getattr(args, opt))
+            except ValueError:
+                raise SeisbatchError(stores[0], f"--{opt.replace('_', '-')} {getattr(args, opt)!r}: expected TRACES or "
+                                                "TRACES,SAMPLES") from None
+    try:
+        spec = denoise.DenoiseSpec(**given)
+        if spec.method == "fx":
+            spec.fx_spec()
+    except ValueError as exc:
+        raise SeisbatchError(stores[0], str(exc)) from None
     t0, total = time.perf_counter(), 0
     with engine.dask_client(**_client_kwargs(args)) as client:
         for path in stores:  # a missing or half-converted store stops the job before any work
@@ -395,13 +409,15 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 def _print_denoised(path: str, r: dict) -> None:
     if r["already_complete"]:
-        print(f"{path}: array {r['output']!r} is already complete with this model and these parameters")
+        what = "these parameters" if r.get("method") == "fx" else "this model and these parameters"
+        print(f"{path}: array {r['output']!r} is already complete with {what}")
         return
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
     print(f"denoised {path} -> array {r['output']!r}: {_count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "
           f"{_count(r['tiles'], 'tile')}, {r['samples']:,} samples")
-    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {_count(r['workers'], 'worker')}; "
-          f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
+    how = (f"f-x deconvolution, halo {r['halo']}" if r.get("method") == "fx" else
+           f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
+    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {_count(r['workers'], 'worker')}; {how}")
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -423,7 +439,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 def cmd_qc(args: argparse.Namespace) -> int:
     from . import qc
 
-    r = qc.qc(args.store, args.output, args.section, args.clean, args.png, args.precision_check or None)
+    r = qc.qc(args.store, args.output, args.section, args.clean, args.png, args.precision_check or None, args.compare)
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -432,6 +448,12 @@ def cmd_qc(args: argparse.Namespace) -> int:
         print(f"  SNR against the clean reference: {r['snr_before_db']:.2f} dB -> {r['snr_after_db']:.2f} dB "
               f"(gain {r['snr_gain_db']:+.2f} dB)")
     print(f"  removed energy {100 * r['removed_energy']:.1f}% of the input; leakage (corr. removed vs denoised) {r['leakage']:+.3f}")
+    if "compare" in r:
+        o = r["compare"]
+        snr = (f"SNR {o['snr_before_db']:.2f} dB -> {o['snr_after_db']:.2f} dB (gain {o['snr_gain_db']:+.2f} dB); "
+               if "snr_gain_db" in o else "")
+        print(f"  compared with {o['output']!r}: {snr}removed energy {100 * o['removed_energy']:.1f}%, "
+              f"leakage {o['leakage']:+.3f}")
     if "precision_check" in r:
         pc = r["precision_check"]
         win = " x ".join(f"{a}:{b}" for a, b in pc["window"])
@@ -545,18 +567,29 @@ def build_parser() -> argparse.ArgumentParser:
                                    "effect (Dask config files and DASK_SEISBATCH__DENOISE__* variables change them).")
     n.add_argument("store", nargs="+", metavar="STORE",
                    help="seisbatch Zarr store(s) (from `seisbatch convert`); each is checked before any work starts")
+    n.add_argument("--method", default=None, choices=["dncnn", "fx"],
+                   help="dncnn: the model (default); fx: f-x deconvolution (Canales 1984), the classical baseline, "
+                        "through the same tiles, tasks and resume, with no model (--fx-* options)")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
     n.add_argument("--output", default=None,
-                   help="name of the output array in the store (default: setting seisbatch.denoise.output, denoised): "
-                        "letters, digits, '_' and '-'; a new array or one an earlier denoise wrote, never the "
-                        "store's own arrays")
+                   help="name of the output array in the store (default: denoised for dncnn, fxdecon for fx; setting "
+                        "seisbatch.denoise.output): letters, digits, '_' and '-'; a new array or one an earlier denoise "
+                        "wrote, never the store's own arrays")
+    n.add_argument("--fx-filter", type=int, default=None,
+                   help="f-x: prediction filter length in traces, fitted forward and backward (default 4)")
+    n.add_argument("--fx-window", default=None, metavar="TRACES,SAMPLES",
+                   help="f-x: window size in traces and samples, overlapping by half and tapered (default 40,128); "
+                        "longer windows smooth more, shorter ones follow curved events")
+    n.add_argument("--fx-damping", type=float, default=None,
+                   help="f-x: least-squares damping relative to each frequency's power (default 0.01)")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
                    help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
     n.add_argument("--tile", default=None, help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
                    help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
-                        "crop blending exactly equal to whole-section inference)")
+                        "crop blending exactly equal to whole-section inference); f-x always reads one f-x window "
+                        "around each block, which makes it equal to whole-section f-x")
     n.add_argument("--blend", default=None, choices=["crop", "taper"],
                    help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with raised-cosine "
                         "ramps (seam-free with a halo smaller than the receptive radius). Default crop")
@@ -583,6 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "neighbouring traces).")
     q.add_argument("store", help="seisbatch store with a denoised array")
     q.add_argument("--output", default="denoised", help="array to check (default denoised)")
+    q.add_argument("--compare", default=None, metavar="ARRAY",
+                   help="a second output of the store (e.g. fxdecon from `denoise --method fx`) measured the same way "
+                        "and shown beside the first, with what each removed")
     q.add_argument("--section", default=None, help="section for the figure: inline:NUMBER or crossline:NUMBER "
                    "(line numbers as in the headers; default the middle inline; 2D stores show the whole line)")
     q.add_argument("--clean", default=None, metavar="STORE", help="store of the noise-free survey, for SNR")
@@ -607,14 +643,29 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the last ones held out for testing, from synthetic surveys (default) or from a store. "
                                    "Amplitudes are scaled by survey statistics exactly as `seisbatch denoise` scales them.")
     m.add_argument("output", help="HDF5 file to write, e.g. noise_dataset.h5")
-    m.add_argument("--from", dest="from_store", metavar="STORE", help="cut clean patches from this seisbatch store "
-                   "instead of synthetic surveys (dead and flat patches are skipped)")
+    m.add_argument("--from", dest="from_store", metavar="STORE", action="append", default=[],
+                   help="cut clean patches from this seisbatch store instead of synthetic surveys (dead and flat patches "
+                        "are skipped); repeat for several stores, which share the patches equally")
+    m.add_argument("--synthetic-fraction", type=float, default=None, metavar="F",
+                   help="with --from: this fraction of the patches comes from synthetic surveys, the rest from the stores "
+                        "(default 0)")
+    m.add_argument("--augment", action="store_true",
+                   help="with --from: change each region of a store at random before cutting it (resampled to look "
+                        "sampled at 1-8 ms, spectral tilt and high cut, dip, polarity and trace-order flips, gain), "
+                        "visiting the regions again until --count patches are made")
+    m.add_argument("--test-from", metavar="STORE", action="append", default=[],
+                   help="cut the held-out patches from this store only, and no training patch from it (a split by "
+                        "survey); repeat for several")
     m.add_argument("--count", type=int, default=12800, help="number of patch pairs (default 12800, as the paper's file)")
     m.add_argument("--test-count", type=int, default=1000,
                    help="patches at the end held out for testing (default 1000; a fifth of the patches for small sets)")
     m.add_argument("--snr", default="5", help="noise level in dB against the clean survey RMS: one value (default 5) "
                    "or LOW:HIGH drawn uniformly per patch, for a model that works across levels")
-    m.add_argument("--noise", default="white", choices=["white", "band"], help="white Gaussian (default) or band-limited along the sample axis")
+    m.add_argument("--noise", default="white", choices=["white", "band", "mixed"],
+                   help="white Gaussian (default), band-limited along the sample axis, or mixed (band-limited for "
+                        "--band-fraction of the patches, white for the rest)")
+    m.add_argument("--band-fraction", type=float, default=0.5, help="with --noise mixed: fraction of patches with "
+                   "band-limited noise (default 0.5)")
     m.add_argument("--band", default="0.05:0.5", help="band of --noise band, as fractions of Nyquist LOW:HIGH (default 0.05:0.5)")
     m.add_argument("--clean-fraction", type=float, default=0.0, help="fraction of patches left noise-free (default 0)")
     m.add_argument("--stride", type=int, default=32, help="patch stride when cutting from a store (default 32)")

@@ -22,7 +22,7 @@ import numpy as np
 import zarr
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import config, devices, engine, locking, stats, store, tiling
+from . import config, devices, engine, fx, locking, stats, store, tiling
 from .errors import SeisbatchError
 
 PLUGIN = "seisbatch-model"
@@ -42,6 +42,12 @@ def _opt_int(v) -> int | None:
 
 
 PRECISIONS = ("float32", "bfloat16", "float16")
+METHODS = ("dncnn", "fx")
+DEFAULT_OUTPUT = {"dncnn": "denoised", "fx": "fxdecon"}
+
+
+def _output_default(v) -> str:
+    return "" if v is None else str(v)  # "": the method's own name (DEFAULT_OUTPUT)
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,11 @@ class DenoiseSpec:
     """Everything that determines the output; a rerun must match it to resume. Defaults come from
     the settings (``seisbatch.yaml``, Dask config files, DASK_SEISBATCH__DENOISE__* variables)."""
 
-    output: str = _setting("output", str)
+    method: str = _setting("method", str)  # dncnn | fx
+    output: str = _setting("output", _output_default)  # "": DEFAULT_OUTPUT[method]
+    fx_filter: int = _setting("fx-filter", int)
+    fx_window: tuple[int, int] = _setting("fx-window", lambda v: _pair(v))
+    fx_damping: float = _setting("fx-damping", float)
     direction: str = _setting("direction", str)
     tile: tuple[int, int] = _setting("tile", _pair)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
     halo: int | None = _setting("halo", _opt_int)  # None: the model's receptive radius (exact crop blending)
@@ -57,6 +67,28 @@ class DenoiseSpec:
     batch_size: int = _setting("batch-size", int)
     device: str = _setting("device", str)  # auto | cpu | gpu
     precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r} ({' or '.join(METHODS)})")
+        if not self.output:
+            object.__setattr__(self, "output", DEFAULT_OUTPUT[self.method])
+
+    def fx_spec(self) -> fx.FxSpec:
+        """The f-x settings of a ``method="fx"`` run (checked by :class:`fx.FxSpec`)."""
+        return fx.FxSpec(filter_length=self.fx_filter, window_traces=self.fx_window[0],
+                         window_samples=self.fx_window[1], damping=self.fx_damping)
+
+    def params(self) -> dict:
+        """The parameters that determine the output (the other method's settings left out)."""
+        d = asdict(self)
+        if self.method == "fx":
+            for k in ("batch_size", "device", "precision", "blend", "halo"):
+                d.pop(k)
+        else:
+            for k in ("fx_filter", "fx_window", "fx_damping"):
+                d.pop(k)
+        return d
 
 
 _LOADED: dict[tuple, tuple[str, Any]] = {}  # this worker process's last model, by file and precision
@@ -160,6 +192,34 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     return int(out.size)
 
 
+def fx_task(store_path: str, plan_dict: dict, index: int, output: str, fx_settings: dict) -> int:
+    """One block by f-x deconvolution: read with a halo of one f-x window, filter each section on
+    the windows of the whole section (so the core equals whole-section f-x), zero dead traces,
+    write, mark done. Non-finite samples are 0 in and out. No model, no scaling (f-x is linear)."""
+    p = tiling.Plan.from_dict(plan_dict)
+    task = p.tasks[index]
+    spec = fx.FxSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in fx_settings.items()})
+    amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
+    mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
+    read = p.region(task, read=True)
+    block = np.asarray(amp[read], dtype=np.float32)
+    bad = ~np.isfinite(block)
+    block[bad] = 0.0
+    sa, ta = p.stack_axis, p.trace_axis
+    sections = np.moveaxis(block, (sa, ta), (0, 1)) if sa is not None else block[None]
+    origin, extent = (task.read[0], task.read_samples[0]), (p.shape[ta], p.shape[-1])
+    done = np.stack([fx.fx_decon(sec, spec, origin, extent) for sec in sections])
+    out = np.moveaxis(done, (0, 1), (sa, ta)) if sa is not None else done[0]
+    region = p.region(task)
+    inner = tiling.within(region, read, amp.shape)
+    out, bad = out[inner], bad[inner]
+    out[bad] = 0.0
+    out[~np.asarray(mask[region[:-1]])] = 0.0
+    zarr.open_array(store=store_path, path=output, mode="r+")[region] = out
+    zarr.open_array(store=store_path, path=output + "_done", mode="r+")[index] = 1
+    return int(out.size)
+
+
 _OUTPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
 _RESERVED = ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
              "inline", "crossline", "trace", "cdp_x", "cdp_y", "inline_number", "crossline_number")
@@ -206,6 +266,11 @@ def denoise(
     model_path = os.path.abspath(model_path or default_model_path())
     root = store.open_complete(path)
     _check_output_name(path, spec.output)
+    if spec.method == "fx":
+        try:
+            spec.fx_spec()
+        except ValueError as exc:
+            raise SeisbatchError(path, str(exc)) from None
     if (spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline")
             or spec.device not in ("auto", "cpu", "gpu") or spec.precision not in PRECISIONS):
         raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, "
@@ -229,26 +294,34 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         # (a fraction of it each, setting denoise.tasks-per-gpu, so reading and writing overlap the model)
         per_gpu = max(1, int(config.get("denoise.tasks-per-gpu")))
         gpu = {"GPU": 1 / per_gpu} if any(w.get("resources", {}).get("GPU") for w in workers_info.values()) else None
-        c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
-        info = c.submit(model_info, pure=False, resources=gpu).result()
-        halo = info["radius"] if spec.halo is None else spec.halo
+        if spec.method == "fx":  # no model: plain NumPy tasks, a halo of one f-x window (exact tiling)
+            info, gpu, model_path = {"digest": None}, None, None
+            halo = spec.fx_spec().halo
+        else:
+            c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
+            info = c.submit(model_info, pure=False, resources=gpu).result()
+            halo = info["radius"] if spec.halo is None else spec.halo
         # a small survey is cut finer so that every task slot of the cluster has work; a resumed
         # run keeps the cut of the run it resumes, whatever the cluster is now
         slots = _previous_params(root, spec.output, overwrite).get("min_tasks") or max(1, int(
             config.get("denoise.min-tasks") or sum(w.get("nthreads", 1) for w in workers_info.values())))
         p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction, min_tasks=slots)
-        params = json.loads(json.dumps(dict(asdict(spec), halo=halo, scale=scale, min_tasks=slots,
+        params = json.loads(json.dumps(dict(spec.params(), halo=halo, scale=scale, min_tasks=slots,
                                             plan=p.digest())))  # as stored
-        attrs = {"complete": False, "model_path": model_path,
+        attrs = {"complete": False, "method": spec.method, "model_path": model_path,
                  "model_digest": info["digest"], "params": params}
         done = _prepare(root, path, spec.output, attrs, len(p.tasks), overwrite)
         if done is None:
-            return {"already_complete": True, "output": spec.output, "tasks": len(p.tasks)}
+            return {"already_complete": True, "output": spec.output, "tasks": len(p.tasks), "method": spec.method}
         todo = [i for i in range(len(p.tasks)) if not done[i]]
         plan_dict = p.to_dict()
-        spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
-        wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo], progress,
-                                 resources=gpu)
+        if spec.method == "fx":
+            args = [(path, plan_dict, i, spec.output, asdict(spec.fx_spec())) for i in todo]
+            wrote = engine.run_tasks(c, fx_task, args, progress)
+        else:
+            spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
+            wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo],
+                                     progress, resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
     flags = zarr.open_array(store=path, path=spec.output + "_done", mode="r")[:]
@@ -263,7 +336,7 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
             "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
             "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
             "workers": n_used, "model_digest": info["digest"], "halo": halo, "precision": spec.precision,
-            "already_complete": False}
+            "method": spec.method, "already_complete": False}
 
 
 def _previous_params(root: zarr.Group, name: str, overwrite: bool) -> dict:

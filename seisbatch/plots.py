@@ -68,18 +68,20 @@ def _edges(values: np.ndarray) -> tuple[float, float] | None:
 
 def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], title: str, *,
              traces: tuple[str, np.ndarray], samples: tuple[str, np.ndarray],
-             along: tuple[str, np.ndarray, list[tuple[str, np.ndarray]], float | None]) -> dict:
+             along: tuple[str, np.ndarray, list[tuple[str, np.ndarray]], float | None], removed: int = 1) -> dict:
     """QC figure: one (trace, sample) section per panel on a common grey scale (clipped at the 99th
     percentile of the input and the output), the last panel (the removed noise) with a gain when it
     would be invisible at that scale; axes in the survey's numbers and units (``traces`` and
     ``samples``: (label, coordinate values)). Below, the metrics ``along`` the survey: (x label, x
-    values, [(curve label, values)], x of the section shown or None). Returns the path and the gain."""
+    values, [(curve label, values)], x of the section shown or None). The last ``removed`` panels
+    are removed noise, all shown with the same gain (two outputs side by side). Returns the path and
+    the gain."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    clip = float(np.percentile(np.abs(panels[-2 if len(panels) > 1 else 0][1]), 99)) or 1.0
+    clip = float(np.percentile(np.abs(panels[-1 - removed if len(panels) > removed else 0][1]), 99)) or 1.0
     clip = max(clip, float(np.percentile(np.abs(panels[0][1]), 99)) or 1.0)
-    gain = noise_gain(np.asarray(panels[-1][1]), clip) if len(panels) > 2 else 1.0
+    gain = noise_gain(np.asarray(panels[-removed][1]), clip) if len(panels) > 2 else 1.0
     fig = plt.figure(figsize=(3.2 * len(panels), 7.2))
     grid = fig.add_gridspec(2, len(panels), height_ratios=[3, 1])
     tx, sx = _edges(traces[1]), _edges(samples[1])
@@ -87,7 +89,7 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
     extent = [*(tx or (-0.5, n_tr - 0.5)), *((sx[1], sx[0]) if sx else (n_s - 0.5, -0.5))]
     for i, (label, sec) in enumerate(panels):
         ax = fig.add_subplot(grid[0, i])
-        last = i == len(panels) - 1 and gain != 1.0
+        last = i >= len(panels) - removed and gain != 1.0
         ax.imshow(np.asarray(sec).T * (gain if last else 1), cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
                   interpolation="nearest", extent=extent)
         ax.set_title(f"{label} ×{gain:g}" if last else label)

@@ -86,30 +86,16 @@ def precision_check(root, output: str, axis: int | None, index: int) -> dict[str
             "snr_vs_float32_db": float(10 * np.log10(r2 / e2)) if e2 else float("inf")}
 
 
-def qc(path: str, output: str = "denoised", section: str | None = None, clean: str | None = None,
-       png: str | None = None, check_precision: bool | None = None) -> dict[str, Any]:
-    """Metrics for every section along the figure's direction, and the figure; returns them.
-
-    ``check_precision``: measure the output's error against float32 inference on the figure's
-    section (default: only for outputs computed in half precision)."""
-    root = store.open_complete(path)
+def _check_output(root, path: str, output: str) -> None:
     if output not in root:
         raise SeisbatchError(path, f"no array {output!r} (run `seisbatch denoise` first)")
     if not dict(root[output].attrs.get("seisbatch", {})).get("complete", False):
         raise SeisbatchError(path, f"array {output!r} is incomplete: finish the denoising run first")
-    amp, den = root["amplitude"], root[output]
-    labels = {k: root[k][:] for k in ("inline", "crossline") if k in root}
-    try:
-        kind, index = parse_section(section, amp.shape, labels)
-    except ValueError as exc:
-        raise SeisbatchError(path, str(exc)) from None
-    ref = None
-    if clean:
-        ref_root = store.open_complete(clean)
-        ref = ref_root["amplitude"]
-        if ref.shape != amp.shape:
-            raise SeisbatchError(clean, f"clean reference shape {ref.shape} differs from the survey's {amp.shape}")
-    n_sec, axis = _sections(amp.shape, kind if kind != "trace" else "inline")
+
+
+def _metrics(amp, den, ref, axis: int | None, n_sec: int) -> dict[str, Any]:
+    """Per-section removed energy and leakage (and SNR before/after with a clean reference), and
+    their survey-wide values."""
     rows = []
     total_in, total_out = SnrAccumulator(), SnrAccumulator()
     for i in range(n_sec):
@@ -130,12 +116,47 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
             total_out.add(c, y)
             row.update(snr_before_db=a.snr_db, snr_after_db=b.snr_db)
         rows.append(row)
-    result: dict[str, Any] = {"output": output, "direction": kind, "sections": rows,
-                              "removed_energy": float(np.mean([r["removed_energy"] for r in rows])),
+    result: dict[str, Any] = {"sections": rows, "removed_energy": float(np.mean([r["removed_energy"] for r in rows])),
                               "leakage": float(np.mean([r["leakage"] for r in rows]))}
     if ref is not None:
         result.update(snr_before_db=total_in.snr_db, snr_after_db=total_out.snr_db,
                       snr_gain_db=total_out.snr_db - total_in.snr_db)
+    return result
+
+
+def qc(path: str, output: str = "denoised", section: str | None = None, clean: str | None = None,
+       png: str | None = None, check_precision: bool | None = None, compare: str | None = None) -> dict[str, Any]:
+    """Metrics for every section along the figure's direction, and the figure; returns them.
+
+    ``check_precision``: measure the output's error against float32 inference on the figure's
+    section (default: only for outputs computed in half precision). ``compare``: a second output
+    of the store (another method or model, e.g. ``fxdecon``) measured the same way and shown
+    beside the first."""
+    root = store.open_complete(path)
+    _check_output(root, path, output)
+    if compare is not None:
+        _check_output(root, path, compare)
+        if compare == output:
+            raise SeisbatchError(path, f"--compare {compare!r} is the output itself: name another array")
+    amp, den = root["amplitude"], root[output]
+    labels = {k: root[k][:] for k in ("inline", "crossline") if k in root}
+    try:
+        kind, index = parse_section(section, amp.shape, labels)
+    except ValueError as exc:
+        raise SeisbatchError(path, str(exc)) from None
+    ref = None
+    if clean:
+        ref_root = store.open_complete(clean)
+        ref = ref_root["amplitude"]
+        if ref.shape != amp.shape:
+            raise SeisbatchError(clean, f"clean reference shape {ref.shape} differs from the survey's {amp.shape}")
+    n_sec, axis = _sections(amp.shape, kind if kind != "trace" else "inline")
+    result: dict[str, Any] = {"output": output, "direction": kind, **_metrics(amp, den, ref, axis, n_sec)}
+    rows = result["sections"]
+    if compare is not None:
+        other = _metrics(amp, root[compare], ref, axis, n_sec)
+        other.pop("sections")
+        result["compare"] = {"output": compare, **other}
     precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
     if check_precision or (check_precision is None and precision != "float32"):
         result["precision_check"] = precision_check(root, output, axis, index)
@@ -150,6 +171,10 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     x, y = _take(amp, axis, index), _take(den, axis, index)
     c = _take(ref, axis, index) if ref is not None else None
     panels = [("input", x), (output, y), ("removed noise", x - y)]
+    if compare is not None:
+        z = _take(root[compare], axis, index)
+        panels[2:2] = [(compare, z)]
+        panels.append((f"removed by {compare}", x - z))
     if c is not None:
         panels.insert(0, ("clean reference", c))
     name = "line" if kind == "trace" else f"{kind} {labels[kind][index]}"
@@ -171,7 +196,7 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         curves = [(label, np.array([scale * r[k] for r in rows])) for label, k in keys]
         along = (kind, labels[kind], curves, float(labels[kind][index]))
     fig = plots.sections(png, panels, f"{os.path.basename(path.rstrip('/'))}: {name}", traces=traces, samples=samples,
-                         along=along)
+                         along=along, removed=1 if compare is None else 2)
     result.update(png=png, figure_section=name, figure_noise_gain=fig["noise_gain"])
     return result
 
