@@ -155,7 +155,7 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     rows = result["sections"]
     if compare is not None:
         other = _metrics(amp, root[compare], ref, axis, n_sec)
-        other.pop("sections")
+        compare_rows = other.pop("sections")
         result["compare"] = {"output": compare, **other}
     precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
     if check_precision or (check_precision is None and precision != "float32"):
@@ -171,10 +171,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     x, y = _take(amp, axis, index), _take(den, axis, index)
     c = _take(ref, axis, index) if ref is not None else None
     panels = [("input", x), (output, y), ("removed noise", x - y)]
-    if compare is not None:
-        z = _take(root[compare], axis, index)
-        panels[2:2] = [(compare, z)]
-        panels.append((f"removed by {compare}", x - z))
+    z = _take(root[compare], axis, index) if compare is not None else None
+    if z is not None:
+        panels[2:] = [(compare, z), (f"removed by {output}", x - y), (f"removed by {compare}", x - z)]
     if c is not None:
         panels.insert(0, ("clean reference", c))
     name = "line" if kind == "trace" else f"{kind} {labels[kind][index]}"
@@ -186,6 +185,8 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         window = max(1, len(traces[1]) // 64)
         curves = [(f"{k} (over {window} traces)" if window > 1 else k, v)
                   for k, v in along_line(x, y, c, window).items()]
+        if z is not None:  # the compared output's curve (not the input's again)
+            curves += [(f"{k}, {compare}", v) for k, v in list(along_line(x, z, c, window).items())[-1:]]
         along = (traces[0], traces[1], curves, None)
     else:
         other = "crossline" if kind == "inline" else "inline"
@@ -194,6 +195,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
             (("removed energy (% of input)", "removed_energy"), ("leakage: corr(removed, denoised) x 100", "leakage"))
         scale = 1 if c is not None else 100
         curves = [(label, np.array([scale * r[k] for r in rows])) for label, k in keys]
+        if compare is not None:
+            label, k = keys[-1] if c is not None else keys[0]
+            curves.append((f"{label}, {compare}", np.array([scale * r[k] for r in compare_rows])))
         along = (kind, labels[kind], curves, float(labels[kind][index]))
     fig = plots.sections(png, panels, f"{os.path.basename(path.rstrip('/'))}: {name}", traces=traces, samples=samples,
                          along=along, removed=1 if compare is None else 2)
