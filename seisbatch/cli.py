@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__
+from . import __version__, cli_adapt
 from .errors import SeisbatchError, as_os_error
 
 GEOMETRY_HELP = (
@@ -704,6 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "figures) is replaced only when the new one is saved, so a failed run leaves it whole")
     t.add_argument("--quiet", action="store_true", help="no progress display")
     t.set_defaults(func=cmd_train)
+
+    cli_adapt.add_parser(sub, _client_args)
 
     v = sub.add_parser("evaluate", help="held-out metrics of a model on a patch dataset",
                        description="MSE and SNR before/after denoising on the held-out patches, and the SNR of the "

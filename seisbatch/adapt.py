@@ -1,0 +1,216 @@
+"""Self-supervised fine-tuning of the DnCNN on a noisy survey alone (``seisbatch adapt``).
+
+A user has no clean copy of their survey. Three losses learn from the noisy patches themselves:
+
+- ``recorrupted`` (Recorrupted-to-Recorrupted, Pang et al. 2021): the input is y + a*z and the
+  target y - z/a, with z ~ N(0, sigma^2) drawn anew for every batch; their noises are independent,
+  so the mean squared error is, in expectation, that of a clean target. sigma is the noise level
+  in scaled units, by default the standard deviation of what the base model removes;
+- ``blind-spot`` (Noise2Void, Krull et al. 2019; Birnie et al. 2021 for seismic): a few samples of
+  each patch are replaced by a neighbour's value and only those samples count in the loss, so the
+  network must predict a sample from its context, where independent noise cannot be predicted;
+- ``blind-trace`` (Liu, Birnie & Alkhalifah 2023): whole traces are masked, for noise that is
+  correlated along a trace.
+
+BatchNorm is frozen (the paper's momentum 0 would otherwise keep the statistics of the last,
+recorrupted batch); every batch is drawn from (seed, epoch, batch), so a resumed run equals an
+unbroken one. This module knows nothing of Dask: it takes patches and returns a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import keras
+import numpy as np
+
+from . import model as dncnn
+from .errors import SeisbatchError
+
+LOSSES = ("recorrupted", "blind-spot", "blind-trace")
+
+
+@dataclass(frozen=True)
+class AdaptSpec:
+    """Settings of an adaptation; every field is a ``seisbatch adapt`` option."""
+
+    loss: str = "recorrupted"
+    epochs: int = 3
+    patches: int = 1600  # per epoch: 100 steps of 16
+    batch_size: int = 16
+    learning_rate: float = 1e-4  # Adam
+    alpha: float = 0.5  # recorrupted: strength of the recorruption
+    sigma: float | None = None  # recorrupted: noise std in scaled units (None: from the base model)
+    mask_fraction: float = 0.02  # blind-spot: share of samples masked; blind-trace: share of traces
+    seed: int = 0
+    direction: str = "inline"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} ({', '.join(LOSSES)})")
+        for name in ("epochs", "patches", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if not self.learning_rate > 0 or not self.alpha > 0 or (self.sigma is not None and not self.sigma > 0):
+            raise ValueError("learning rate, alpha and sigma must be positive")
+        if not 0 < self.mask_fraction <= 0.5:
+            raise ValueError(f"mask fraction must lie in (0, 0.5], not {self.mask_fraction}")
+        if self.direction not in ("inline", "crossline"):
+            raise ValueError(f"direction must be inline or crossline, not {self.direction!r}")
+
+
+@keras.saving.register_keras_serializable(package="seisbatch")
+def weighted_mse(y_true, y_pred):
+    """MSE over the samples whose weight (the target's second channel) is 1: the masked samples of
+    the blind-spot losses, every sample of the recorrupted loss."""
+    ops = keras.ops
+    target, weight = y_true[..., :1], y_true[..., 1:]
+    return ops.sum(weight * ops.square(y_pred - target)) / ops.maximum(ops.sum(weight), 1.0)
+
+
+def pairs(patches: np.ndarray, spec: AdaptSpec, sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(input, target+weight) of one batch of (n, trace, sample) noisy patches."""
+    y = patches.astype(np.float32)
+    weight = np.ones_like(y)
+    if spec.loss == "recorrupted":
+        z = rng.standard_normal(y.shape).astype(np.float32) * np.float32(sigma)
+        x, target = y + spec.alpha * z, y - z / spec.alpha
+    else:
+        x, target = y.copy(), y
+        weight = np.zeros_like(y)
+        n, n_tr, n_s = y.shape
+        if spec.loss == "blind-spot":
+            k = max(1, int(round(spec.mask_fraction * n_tr * n_s)))
+            for i in range(n):
+                t, s = rng.integers(0, n_tr, k), rng.integers(0, n_s, k)
+                dt, ds = _offsets(rng, k)
+                x[i, t, s] = y[i, np.clip(t + dt, 0, n_tr - 1), np.clip(s + ds, 0, n_s - 1)]
+                weight[i, t, s] = 1.0
+        else:  # blind-trace: whole traces replaced by a neighbouring trace
+            k = max(1, int(round(spec.mask_fraction * n_tr)))
+            for i in range(n):
+                t = rng.choice(n_tr, k, replace=False)
+                step = rng.choice([-2, -1, 1, 2], k)
+                x[i, t] = y[i, np.clip(t + step, 0, n_tr - 1)]
+                weight[i, t] = 1.0
+    return x[..., None], np.stack([target, weight], axis=-1)
+
+
+def _offsets(rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random neighbour offsets within a 5 x 5 window, never (0, 0)."""
+    d = rng.integers(-2, 3, (k, 2))
+    zero = (d == 0).all(axis=1)
+    d[zero, 0] = rng.choice([-1, 1], int(zero.sum()))
+    return d[:, 0], d[:, 1]
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches of a fixed patch set, drawn from (seed, epoch, batch): reproducible and resumable."""
+
+    def __init__(self, patches: np.ndarray, spec: AdaptSpec, sigma: float):
+        super().__init__()
+        self.patches, self.spec, self.sigma = patches, spec, sigma
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        rng = np.random.default_rng([self.spec.seed, epoch])
+        self.order = rng.choice(len(self.patches), self.spec.patches, replace=len(self.patches) < self.spec.patches)
+
+    def __len__(self) -> int:
+        return -(-self.spec.patches // self.spec.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = self.order[i * self.spec.batch_size : (i + 1) * self.spec.batch_size]
+        return pairs(self.patches[idx], self.spec, self.sigma, np.random.default_rng([self.spec.seed, self.epoch, i, 7]))
+
+
+def estimate_sigma(model, patches: np.ndarray) -> float:
+    """Noise level in scaled units: the standard deviation of what ``model`` removes from the
+    patches (within a few % of the true level for white noise on field data)."""
+    sample = patches[: min(len(patches), 256)]
+    removed = sample - dncnn.predict(dncnn.for_inference(model), sample, 16)
+    return float(np.std(removed))
+
+
+class _Epochs(keras.callbacks.Callback):
+    def __init__(self, batches: Batches, ckpt: str, state: str, params: dict, t0: float, spent: float):
+        super().__init__()
+        self.batches, self.ckpt, self.state, self.params_, self.t0, self.spent = batches, ckpt, state, params, t0, spent
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.batches.set_epoch(epoch)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        dncnn.save(self.model, self.ckpt)
+        _write_json(self.state, {"epoch": epoch + 1, "params": self.params_,
+                                 "seconds": self.spent + time.perf_counter() - self.t0})
+
+
+def _write_json(path: str, obj: dict) -> None:
+    tmp = path + ".partial"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, default=float)
+    os.replace(tmp, path)
+
+
+def artifacts(out: str) -> dict[str, str]:
+    stem = out[: -len(".keras")]
+    return {"model": out, "checkpoint": stem + ".checkpoint.keras", "state": stem + ".checkpoint.json",
+            "history": stem + ".history.csv", "metrics": stem + ".metrics.json"}
+
+
+def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info: dict, resume: bool = False,
+          overwrite: bool = False, verbose: int | str = "auto") -> dict:
+    """Fine-tune ``base`` (default: the shipped model) on noisy ``patches`` (n, trace, sample),
+    scaled as the denoiser scales, and save the result to ``out``; returns its metrics. ``info``
+    (the store, its scale) goes into the metrics file."""
+    if not out.endswith(".keras"):
+        raise SeisbatchError(out, "the adapted model is saved in Keras format: give a path ending in .keras")
+    paths = artifacts(out)
+    start = dncnn.load(base)
+    params = dict(asdict(spec), base=os.path.abspath(base or dncnn.default_model_path()),
+                  base_digest=dncnn.digest(start), **info)
+    initial, spent = 0, 0.0
+    if resume:
+        if not (os.path.exists(paths["checkpoint"]) and os.path.exists(paths["state"])):
+            raise SeisbatchError(paths["checkpoint"], "no checkpoint to resume from (adapt without --resume first)")
+        with open(paths["state"]) as fh:
+            state = json.load(fh)
+        before = {k: v for k, v in state["params"].items() if k not in ("epochs", "sigma_used")}
+        changed = sorted(k for k in before if before[k] != params.get(k))
+        if changed:
+            raise SeisbatchError(paths["state"], f"cannot resume with different settings: {', '.join(changed)}")
+        model = keras.saving.load_model(paths["checkpoint"])
+        initial, spent = int(state["epoch"]), float(state.get("seconds", 0.0))
+        params["sigma_used"] = state["params"]["sigma_used"]
+    else:
+        existing = [p for k, p in paths.items() if k in ("model", "checkpoint") and os.path.exists(p)]
+        if existing and not overwrite:
+            raise SeisbatchError(existing[0], "exists (use --resume to continue or --overwrite to start again)")
+        for k in ("checkpoint", "state", "history"):
+            if os.path.exists(paths[k]):
+                os.remove(paths[k])
+        keras.utils.set_random_seed(spec.seed)
+        model = dncnn.build_dncnn(**dncnn.architecture(start))
+        model.set_weights(start.get_weights())
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False  # inference-mode statistics, kept as the base model has them
+        model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=weighted_mse, jit_compile=False)
+        params["sigma_used"] = spec.sigma or (estimate_sigma(start, patches) if spec.loss == "recorrupted" else None)
+    batches = Batches(patches, spec, params["sigma_used"] or 0.0)
+    t0 = time.perf_counter()
+    if initial < spec.epochs:
+        model.fit(batches, epochs=spec.epochs, initial_epoch=initial, verbose=verbose, shuffle=False,
+                  callbacks=[_Epochs(batches, paths["checkpoint"], paths["state"], params, t0, spent),
+                             keras.callbacks.CSVLogger(paths["history"], append=resume)])
+    seconds = spent + time.perf_counter() - t0
+    dncnn.save(model, out, include_optimizer=False)
+    result = {"model": out, "digest": dncnn.digest(model), "seconds": seconds, "params": params,
+              "patches_available": int(len(patches))}
+    _write_json(paths["metrics"], result)
+    return result

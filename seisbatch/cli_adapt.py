@@ -1,0 +1,88 @@
+"""``seisbatch adapt``: parse, check, sample patches on Dask, fine-tune, print."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from .errors import SeisbatchError
+
+
+def add_parser(sub, client_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    a = sub.add_parser("adapt", help="fine-tune the denoiser on a noisy survey itself, without clean data",
+                       description="Fine-tune the DnCNN on the store's own noisy amplitude with a self-supervised loss, "
+                                   "so that it fits the survey's sampling, bandwidth, geology and noise. Patches are "
+                                   "sampled by Dask tasks from the whole store, scaled as `seisbatch denoise` scales, "
+                                   "from the sections `denoise` cuts (--direction). The result is a model file for "
+                                   "`seisbatch denoise --model`; a checkpoint is written every epoch (--resume), and the "
+                                   "metrics JSON beside the model records the base model's digest, the store and every "
+                                   "setting.")
+    a.add_argument("store", help="seisbatch Zarr store to adapt to (its noisy amplitude)")
+    a.add_argument("--out", required=True, help="model file to write (.keras)")
+    a.add_argument("--model", default=None, help="model to start from (default: the shipped pretrained model)")
+    a.add_argument("--loss", default="recorrupted", choices=["recorrupted", "blind-spot", "blind-trace"],
+                   help="recorrupted (default): Recorrupted-to-Recorrupted pairs with the noise level from the base "
+                        "model; blind-spot: masked samples predicted from their context (Noise2Void); blind-trace: "
+                        "masked traces, for noise correlated along a trace")
+    a.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
+    a.add_argument("--patches", type=int, default=1600,
+                   help="64x64 patches sampled from the store, each used once per epoch (default 1600: 100 steps of 16)")
+    a.add_argument("--batch-size", type=int, default=16, help="patches per step (default 16)")
+    a.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    a.add_argument("--alpha", type=float, default=0.5, help="recorrupted: recorruption strength (default 0.5)")
+    a.add_argument("--sigma", type=float, default=None,
+                   help="recorrupted: noise standard deviation in the survey's scaled units (default: that of what "
+                        "the base model removes)")
+    a.add_argument("--mask-fraction", type=float, default=0.02,
+                   help="blind-spot: share of samples masked; blind-trace: share of traces masked (default 0.02)")
+    a.add_argument("--direction", default="inline", choices=["inline", "crossline"],
+                   help="sections of a 3D store to learn from, as `denoise --direction` (default inline)")
+    a.add_argument("--seed", type=int, default=0, help="seed of the patches, masks and noise (default 0)")
+    a.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
+    a.add_argument("--overwrite", action="store_true", help="start again, replacing an existing model or checkpoint")
+    a.add_argument("--quiet", action="store_true", help="no progress display")
+    client_args(a)
+    a.set_defaults(func=cmd_adapt)
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    from . import engine, patches, store
+    from .cli import _client_kwargs, _progress
+
+    if not args.out.endswith(".keras"):
+        raise SeisbatchError(args.out, "the adapted model is saved in Keras format: give a path ending in .keras")
+    if args.model is not None and not os.path.isfile(args.model):
+        raise SeisbatchError(args.model, "model file not found")
+    from . import adapt
+
+    try:
+        spec = adapt.AdaptSpec(loss=args.loss, epochs=args.epochs, patches=args.patches, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate, alpha=args.alpha, sigma=args.sigma,
+                               mask_fraction=args.mask_fraction, seed=args.seed, direction=args.direction)
+    except ValueError as exc:
+        raise SeisbatchError(args.store, str(exc)) from None
+    paths = adapt.artifacts(args.out)
+    if not args.resume and not args.overwrite:
+        for p in (paths["model"], paths["checkpoint"]):
+            if os.path.exists(p):
+                raise SeisbatchError(p, "exists (use --resume to continue or --overwrite to start again)")
+    store.open_complete(args.store)  # before any cluster starts
+    with engine.dask_client(**_client_kwargs(args)) as client:
+        update, close = _progress("sample patches", args.quiet)
+        data, scale = patches.sample(args.store, spec.patches, spec.seed, spec.direction, client, update)
+        close()
+    from . import devices
+
+    devices.start_backend()
+    info = {"store": os.path.abspath(args.store) if not store.is_url(args.store) else args.store, "scale": scale}
+    r = adapt.adapt(data, args.out, args.model, spec, info, resume=args.resume, overwrite=args.overwrite,
+                    verbose=0 if args.quiet else 1 if sys.stdout.isatty() else 2)
+    sigma = r["params"]["sigma_used"]
+    print(f"adapted {r['params']['base_digest'][:12]} to {args.store} with the {spec.loss} loss: {spec.epochs} epochs of "
+          f"{spec.patches} patches ({len(data)} sampled) in {r['seconds'] / 60:.1f} min"
+          + (f", noise level {sigma:.4g} (scaled units)" if sigma else ""))
+    print(f"wrote {args.out} (digest {r['digest'][:12]}) and {paths['metrics']}; denoise with "
+          f"`seisbatch denoise {args.store} --model {args.out}`")
+    return 0

@@ -1,0 +1,92 @@
+"""Training patches sampled across a whole store by Dask tasks, never the survey in memory.
+
+``seisbatch adapt`` learns from the survey itself, so its patches must come from everywhere in it:
+a seeded plan of 64 x 64 windows (section, first trace, first sample) is drawn from shapes alone,
+cut into tasks of neighbouring windows, and each task reads only its windows' chunks, drops
+windows that touch a dead trace, scales what it keeps by the survey statistics (the denoiser's
+rule) and returns it. Sections are those ``denoise`` cuts (``--direction``). No model here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import zarr
+from distributed import Client
+
+from . import engine, stats, store
+from .errors import SeisbatchError
+
+PATCH = 64
+PER_TASK = 128
+
+
+def plan(shape: tuple[int, ...], count: int, seed: int, direction: str = "inline") -> np.ndarray:
+    """(count, 3) windows: section index (0 for 2D), first trace, first sample, sorted so that a
+    task's windows lie close together in the store."""
+    n_sec = 1 if len(shape) == 2 else shape[0 if direction == "inline" else 1]
+    n_tr = shape[0] if len(shape) == 2 else shape[1 if direction == "inline" else 0]
+    n_s = shape[-1]
+    if n_tr < PATCH or n_s < PATCH:
+        raise ValueError(f"sections of {n_tr} traces x {n_s} samples are smaller than one {PATCH}x{PATCH} patch")
+    rng = np.random.default_rng(seed)
+    w = np.stack([rng.integers(0, n_sec, count), rng.integers(0, n_tr - PATCH + 1, count),
+                  rng.integers(0, n_s - PATCH + 1, count)], axis=1)
+    return w[np.lexsort((w[:, 2], w[:, 1], w[:, 0]))]
+
+
+def _read(path: str, windows: np.ndarray, direction: str, scale: float) -> np.ndarray:
+    """Task: the scaled patches of ``windows``, (n, trace, sample). A window that touches a dead
+    trace moves to the nearest start in its section whose 64 traces are all live, and is dropped
+    when the section has none."""
+    amp = zarr.open_array(store=path, path="amplitude", mode="r")
+    mask = zarr.open_array(store=path, path="trace_mask", mode="r")
+    out, starts = [], {}
+    for sec, t, s in windows:
+        if amp.ndim == 2:
+            section: tuple = ()
+        elif direction == "inline":
+            section = (int(sec),)
+        else:
+            section = (slice(None), int(sec))
+        if int(sec) not in starts:  # the section's trace starts whose 64 traces are all live
+            live = np.asarray(mask[section] if section else mask[:], dtype=np.int64)
+            runs = np.convolve(live, np.ones(PATCH, np.int64), mode="valid")
+            starts[int(sec)] = np.flatnonzero(runs == PATCH)
+        ok = starts[int(sec)]
+        if not len(ok):
+            continue
+        t = int(ok[np.argmin(np.abs(ok - t))])
+        if amp.ndim == 2:
+            idx: tuple = (slice(t, t + PATCH), slice(s, s + PATCH))
+        elif direction == "inline":
+            idx = (int(sec), slice(t, t + PATCH), slice(s, s + PATCH))
+        else:
+            idx = (slice(t, t + PATCH), int(sec), slice(s, s + PATCH))
+        p = np.asarray(amp[idx], dtype=np.float32) * np.float32(scale)
+        if np.isfinite(p).all():
+            out.append(p)
+    return np.stack(out) if out else np.zeros((0, PATCH, PATCH), np.float32)
+
+
+def sample(path: str, count: int, seed: int, direction: str, client: Client,
+           progress: engine.Progress | None = None) -> tuple[np.ndarray, float]:
+    """``count`` patches over live traces only (fewer when sections have no 64 live traces in a
+    row; up to twice as many windows are tried) and the survey scale they were multiplied by."""
+    root = store.open_complete(path)
+    scale = stats.scale_factor(store.meta(root).get("stats") or {})
+    try:
+        windows = plan(root["amplitude"].shape, 2 * count, seed, direction)
+    except ValueError as exc:
+        raise SeisbatchError(path, str(exc)) from None
+    keep = np.random.default_rng([seed, 1]).permutation(len(windows))  # the first `count` tried first
+    first, spare = np.sort(keep[:count]), np.sort(keep[count:])
+    got = []
+    for part in (first, spare):
+        if sum(len(g) for g in got) >= count or not len(part):
+            break
+        chunks = [windows[part[i : i + PER_TASK]] for i in range(0, len(part), PER_TASK)]
+        got += [g for g in engine.run_tasks(client, _read, [(path, c, direction, scale) for c in chunks], progress) if len(g)]
+    patches = np.concatenate(got)[:count] if got else np.zeros((0, PATCH, PATCH), np.float32)
+    if not len(patches):
+        raise SeisbatchError(path, "no live 64x64 window found to learn from (all traces dead?)")
+    return patches, scale

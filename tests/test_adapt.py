@@ -1,0 +1,119 @@
+"""seisbatch adapt: the self-supervised losses, patches sampled on Dask, learning, resume, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+
+from conftest import small_model
+from seisbatch import adapt, convert, patches, synthetic
+from seisbatch import model as dncnn
+from seisbatch.cli import main
+
+
+@pytest.fixture(scope="module")
+def noisy_store(tmp_path_factory, client):
+    d = tmp_path_factory.mktemp("adapt")
+    spec = synthetic.SurveySpec(n_inline=6, n_crossline=90, n_samples=150, seed=5)
+    synthetic.write_segy(d / "s.sgy", spec, snr_db=5, missing=0.006)
+    path = str(d / "s.zarr")
+    convert.convert_segy(str(d / "s.sgy"), path, client=client)
+    return path
+
+
+def _loss(y_true, y_pred) -> float:
+    return float(np.asarray(adapt.weighted_mse(y_true.astype(np.float32), y_pred.astype(np.float32))))
+
+
+def test_weighted_mse_counts_only_the_weighted_samples():
+    rng = np.random.default_rng(0)
+    target, pred = rng.standard_normal((2, 8, 8, 1)), rng.standard_normal((2, 8, 8, 1))
+    weight = (rng.random((2, 8, 8, 1)) < 0.1).astype(float)
+    y_true = np.concatenate([target, weight], axis=-1)
+    base = _loss(y_true, pred)
+    assert base == pytest.approx(float(((pred - target) ** 2 * weight).sum() / weight.sum()), rel=1e-5)
+    changed = pred + 5 * (1 - weight)  # only unmasked samples change
+    assert _loss(y_true, changed) == pytest.approx(base, rel=1e-6)
+    assert _loss(y_true, pred + 5 * weight) > base + 1
+
+
+def test_pairs_of_each_loss():
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal((4, 64, 64)).astype(np.float32)
+    spot = adapt.AdaptSpec(loss="blind-spot", mask_fraction=0.02)
+    x, t = adapt.pairs(y, spot, 0.0, np.random.default_rng(2))
+    w = t[..., 1]
+    assert x.shape == (4, 64, 64, 1) and t.shape == (4, 64, 64, 2)
+    assert 70 <= w[0].sum() <= 82  # 2% of 4096 (a position drawn twice counts once)
+    np.testing.assert_array_equal(x[..., 0][w == 0], y[w == 0])  # only masked samples change ...
+    assert (x[..., 0][w == 1] != y[w == 1]).mean() > 0.9  # ... to a neighbour's value
+    np.testing.assert_array_equal(t[..., 0], y)  # the target is the noisy data itself
+    trace = adapt.AdaptSpec(loss="blind-trace", mask_fraction=0.05)
+    x, t = adapt.pairs(y, trace, 0.0, np.random.default_rng(3))
+    per_trace = t[..., 1].sum(axis=2)
+    assert set(np.unique(per_trace)) == {0.0, 64.0} and (per_trace[0] == 64).sum() == 3  # whole traces
+    rec = adapt.AdaptSpec(loss="recorrupted", alpha=0.5)
+    x, t = adapt.pairs(y, rec, 0.3, np.random.default_rng(4))
+    z = (x[..., 0] - y) / 0.5
+    np.testing.assert_allclose(t[..., 0], y - z / 0.5, atol=1e-5)  # y + a z in, y - z / a out
+    assert np.std(z) == pytest.approx(0.3, rel=0.05) and (t[..., 1] == 1).all()
+
+
+def test_patches_are_sampled_on_dask_from_live_traces(noisy_store, client):
+    got, scale = patches.sample(noisy_store, 50, 0, "inline", client)
+    root = zarr.open_group(noisy_store, mode="r")
+    amp, mask = root["amplitude"][:] * scale, root["trace_mask"][:]
+    assert got.shape == (50, 64, 64) and not mask.all()
+    for p in got[:10]:
+        hits = [(i, t) for i in range(amp.shape[0]) for t in range(amp.shape[1] - 63)
+                if np.allclose(amp[i, t : t + 64, : 150], 0) is False and any(
+                    np.array_equal(amp[i, t : t + 64, s : s + 64], p) for s in range(150 - 63))]
+        assert hits and all(mask[i, t : t + 64].all() for i, t in hits)
+    again, _ = patches.sample(noisy_store, 50, 0, "inline", client)
+    np.testing.assert_array_equal(got, again)  # seeded
+
+
+@pytest.mark.parametrize("loss", ["recorrupted", "blind-spot"])
+def test_adapting_lowers_the_loss(noisy_store, client, tmp_path, loss):
+    base = small_model(tmp_path / "base.keras", depth=5, filters=8)
+    data, scale = patches.sample(noisy_store, 64, 0, "inline", client)
+    spec = adapt.AdaptSpec(loss=loss, epochs=6, patches=64, learning_rate=3e-3, mask_fraction=0.05)
+    r = adapt.adapt(data, str(tmp_path / "a.keras"), base, spec, {"store": noisy_store, "scale": scale}, verbose=0)
+    x, t = adapt.pairs(data, spec, r["params"]["sigma_used"] or 0.0, np.random.default_rng(99))  # pairs never trained on
+    before = _loss(t, dncnn.predict(dncnn.load(base), x))
+    after = _loss(t, dncnn.predict(dncnn.load(tmp_path / "a.keras"), x))
+    assert after < 0.9 * before
+    assert r["digest"] != r["params"]["base_digest"]
+    m = json.loads((tmp_path / "a.metrics.json").read_text())
+    assert m["params"]["store"] == noisy_store and m["params"]["loss"] == loss
+
+
+def test_a_resumed_adaptation_equals_an_unbroken_one(noisy_store, client, tmp_path):
+    base = small_model(tmp_path / "base.keras", depth=4, filters=8)
+    data, scale = patches.sample(noisy_store, 48, 1, "inline", client)
+    info = {"store": noisy_store, "scale": scale}
+    whole = adapt.adapt(data, str(tmp_path / "whole.keras"), base, adapt.AdaptSpec(epochs=3, patches=48), info, verbose=0)
+    adapt.adapt(data, str(tmp_path / "part.keras"), base, adapt.AdaptSpec(epochs=1, patches=48), info, verbose=0)
+    part = adapt.adapt(data, str(tmp_path / "part.keras"), base, adapt.AdaptSpec(epochs=3, patches=48), info,
+                       resume=True, verbose=0)
+    a, b = dncnn.load(tmp_path / "whole.keras"), dncnn.load(tmp_path / "part.keras")
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
+    assert whole["params"]["sigma_used"] == part["params"]["sigma_used"]
+
+
+def test_cli_adapt_then_denoise_with_the_adapted_model(noisy_store, client, tmp_path, capsys):
+    base = small_model(tmp_path / "base.keras", depth=4, filters=8)
+    out = str(tmp_path / "adapted.keras")
+    addr = ["--scheduler", client.scheduler.address, "--quiet"]
+    assert main(["adapt", noisy_store, "--out", out, "--model", base, "--patches", "32", "--epochs", "1", *addr]) == 0
+    assert "adapted" in capsys.readouterr().out
+    assert main(["adapt", noisy_store, "--out", out, "--model", base, *addr]) == 2  # exists: --resume or --overwrite
+    assert main(["adapt", noisy_store, "--out", str(tmp_path / "x.keras"), "--epochs", "0", *addr]) == 2
+    assert "epochs must be at least 1" in capsys.readouterr().err
+    assert main(["denoise", noisy_store, "--model", out, "--output", "adapted", *addr]) == 0
+    attrs = zarr.open_group(noisy_store, mode="r")["adapted"].attrs["seisbatch"]
+    assert attrs["complete"] and attrs["model_digest"] == dncnn.digest(dncnn.load(out))
