@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from . import model as dncnn
+from .training import EpochCheckpoints, write_json
 from .errors import SeisbatchError
 
 LOSSES = ("recorrupted", "blind-spot", "blind-trace")
@@ -136,27 +137,6 @@ def estimate_sigma(model, patches: np.ndarray) -> float:
     return float(np.std(removed))
 
 
-class _Epochs(keras.callbacks.Callback):
-    def __init__(self, batches: Batches, ckpt: str, state: str, params: dict, t0: float, spent: float):
-        super().__init__()
-        self.batches, self.ckpt, self.state, self.params_, self.t0, self.spent = batches, ckpt, state, params, t0, spent
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.batches.set_epoch(epoch)
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        dncnn.save(self.model, self.ckpt)
-        _write_json(self.state, {"epoch": epoch + 1, "params": self.params_,
-                                 "seconds": self.spent + time.perf_counter() - self.t0})
-
-
-def _write_json(path: str, obj: dict) -> None:
-    tmp = path + ".partial"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, default=float)
-    os.replace(tmp, path)
-
-
 def artifacts(out: str) -> dict[str, str]:
     stem = out[: -len(".keras")]
     return {"model": out, "checkpoint": stem + ".checkpoint.keras", "state": stem + ".checkpoint.json",
@@ -185,7 +165,7 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
         if changed:
             raise SeisbatchError(paths["state"], f"cannot resume with different settings: {', '.join(changed)}")
         model = keras.saving.load_model(paths["checkpoint"])
-        initial, spent = int(state["epoch"]), float(state.get("seconds", 0.0))
+        initial, spent = int(state["epoch"]), float(state.get("train_seconds", 0.0))
         params["sigma_used"] = state["params"]["sigma_used"]
     else:
         existing = [p for k, p in paths.items() if k in ("model", "checkpoint") and os.path.exists(p)]
@@ -206,11 +186,11 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
     t0 = time.perf_counter()
     if initial < spec.epochs:
         model.fit(batches, epochs=spec.epochs, initial_epoch=initial, verbose=verbose, shuffle=False,
-                  callbacks=[_Epochs(batches, paths["checkpoint"], paths["state"], params, t0, spent),
+                  callbacks=[EpochCheckpoints(batches, paths["checkpoint"], paths["state"], params, t0, spent),
                              keras.callbacks.CSVLogger(paths["history"], append=resume)])
     seconds = spent + time.perf_counter() - t0
     dncnn.save(model, out, include_optimizer=False)
     result = {"model": out, "digest": dncnn.digest(model), "seconds": seconds, "params": params,
               "patches_available": int(len(patches))}
-    _write_json(paths["metrics"], result)
+    write_json(paths["metrics"], result)
     return result

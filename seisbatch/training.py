@@ -99,7 +99,7 @@ def take(dataset: h5py.Dataset, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Epochs(keras.callbacks.Callback):
+class EpochCheckpoints(keras.callbacks.Callback):
     """Reshuffle at each epoch start; save the checkpoint and its state at each epoch end."""
 
     def __init__(self, batches: PatchBatches, ckpt: str, state: str, params: dict, t0: float, spent: float):
@@ -112,10 +112,10 @@ class _Epochs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         dncnn.save(self.model, self.ckpt)
         elapsed = self.spent + time.perf_counter() - self.t0
-        _write_json(self.state, {"epoch": epoch + 1, "params": self.train_params, "train_seconds": elapsed})
+        write_json(self.state, {"epoch": epoch + 1, "params": self.train_params, "train_seconds": elapsed})
 
 
-def _write_json(path: str, obj: dict) -> None:
+def write_json(path: str, obj: dict) -> None:
     tmp = path + ".partial"
     with open(tmp, "w") as fh:
         json.dump(obj, fh, indent=2, default=float)
@@ -215,7 +215,7 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
     if initial_epoch < spec.epochs:
         model.fit(
             batches, epochs=spec.epochs, initial_epoch=initial_epoch, verbose=verbose, shuffle=False,  # ours, seeded
-            callbacks=[_Epochs(batches, paths["checkpoint"], paths["state"], params, t0, spent),
+            callbacks=[EpochCheckpoints(batches, paths["checkpoint"], paths["state"], params, t0, spent),
                        keras.callbacks.CSVLogger(paths["history"], append=resume)],
         )
     train_seconds = spent + time.perf_counter() - t0
@@ -230,7 +230,7 @@ def train(data: str, out: str, spec: TrainSpec = TrainSpec(), resume: bool = Fal
                            "cpus": os.cpu_count(), "gpu": _has_gpu()})
     figures(model, data, n_test, paths["training_figure"], paths["test_figure"])
     loss_figure(paths["history"], paths["loss_figure"], result["held_out"])
-    _write_json(paths["metrics"], result)
+    write_json(paths["metrics"], result)
     return result
 
 

@@ -180,7 +180,7 @@ def test_a_failed_overwrite_keeps_the_old_model(tmp_path, data, monkeypatch):
     def stop(self, epoch, logs=None):
         raise RuntimeError("stopped")
 
-    monkeypatch.setattr(training._Epochs, "on_epoch_end", stop)
+    monkeypatch.setattr(training.EpochCheckpoints, "on_epoch_end", stop)
     with pytest.raises(RuntimeError, match="stopped"):
         training.train(data, out, training.TrainSpec(epochs=1, steps_per_epoch=1, seed=9, **SMALL), overwrite=True,
                        verbose=0)
