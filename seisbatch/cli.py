@@ -289,7 +289,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    return demo.run(args.dir, workers=args.workers, quiet=args.quiet, print_=print, model=args.model)
+    return demo.run(args.dir, workers=args.workers, quiet=args.quiet, print_=print, model=args.model,
+                    adapt=(args.adapt_epochs, args.adapt_patches) if args.adapt else None)
 
 
 def cmd_make_dataset(args: argparse.Namespace) -> int:
@@ -725,6 +726,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", default="demo-output", help="working directory for the demo files (default demo-output)")
     d.add_argument("--workers", type=int, default=None, help="local Dask workers (default: one per core)")
     d.add_argument("--model", default=None, help="model to denoise with (default: the shipped pretrained model)")
+    d.add_argument("--adapt", action="store_true",
+                   help="also adapt the model to the noisy survey itself (`seisbatch adapt`, no clean data), denoise "
+                        "with the adapted model too, and print both SNRs")
+    d.add_argument("--adapt-epochs", type=int, default=1, help="with --adapt: epochs (default 1, about a minute)")
+    d.add_argument("--adapt-patches", type=int, default=480, help="with --adapt: patches per epoch (default 480)")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=cmd_demo)
     for command in (p, *sub.choices.values()):  # `qc --out x.png` must not quietly mean `--output x.png`

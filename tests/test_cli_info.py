@@ -81,12 +81,14 @@ def test_synth_convert_export_through_the_console_script(tmp_path):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "seisbatch.cli", "demo", "--dir", str(tmp_path), "--workers", "2", "--quiet"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "seisbatch.cli", "demo", "--dir", str(tmp_path), "--workers", "2", "--quiet",
+                        "--adapt", "--adapt-patches", "32"], capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stderr
     snr = re.search(r"SNR against the noise-free truth: ([-\d.]+) dB -> ([-\d.]+) dB", r.stdout)
     assert snr and 4 < float(snr.group(1)) < 6 and float(snr.group(2)) > float(snr.group(1)) + 3
-    for name in ("qc.png", "survey_denoised.sgy"):
+    adapted = re.search(r"adapted model .*: SNR ([-\d.]+) dB -> ([-\d.]+) dB", r.stdout)
+    assert adapted and float(adapted.group(2)) > float(adapted.group(1)) + 3
+    for name in ("qc.png", "qc-adapted.png", "adapted.keras", "survey_denoised.sgy"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "survey_denoised.sgy").stat().st_size == (tmp_path / "survey_noisy.sgy").stat().st_size
 

@@ -35,3 +35,14 @@ def test_field_pipeline_on_a_real_file(tmp_path):
     assert (tmp_path / "denoised.sgy").stat().st_size == src.stat().st_size
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "reusing the complete store" in again.stdout and "already complete" in again.stdout
+
+
+def test_field_pipeline_adapts_then_denoises(tmp_path):
+    src = ROOT / "tests" / "data" / "gundih_2D_Xline_12680.sgy"
+    cmd = [sys.executable, str(ROOT / "workflows" / "field_pipeline.py"), str(src), "--dir", str(tmp_path), "--workers", "1",
+           "--adapt", "--adapt-epochs", "1", "--adapt-patches", "16"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "adapt: 1 epochs of 16 patches" in out.stdout and "denoise: 974,350 samples" in out.stdout
+    assert json.loads((tmp_path / "adapted.metrics.json").read_text())["params"]["store"].endswith("survey.zarr")
+    assert (tmp_path / "denoised.sgy").stat().st_size == src.stat().st_size
