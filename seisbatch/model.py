@@ -22,7 +22,7 @@ import numpy as np
 from .errors import SeisbatchError
 
 DEPTH, FILTERS = 17, 64
-DEFAULT_MODEL = "dncnn-synthetic.keras"
+DEFAULT_MODEL = "dncnn-field.keras"
 
 
 def build_dncnn(depth: int = DEPTH, filters: int = FILTERS, dtype: str | None = None, folded: bool = False):
