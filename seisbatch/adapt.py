@@ -4,7 +4,10 @@ A user has no clean copy of their survey. Three losses learn from the noisy patc
 
 - ``recorrupted`` (Recorrupted-to-Recorrupted, Pang et al. 2021): the input is y + a*z and the
   target y - z/a, with z ~ N(0, sigma^2) drawn anew for every batch; their noises are independent,
-  so the mean squared error is, in expectation, that of a clean target. sigma is the noise level
+  so the mean squared error is, in expectation, that of a clean target. The recorruption must
+  have the noise's own covariance: z is coloured along time with the spectrum of what the base
+  model removes (``spectrum="estimated"``; white noise recorrupting band-limited noise taught the
+  model to undo its denoising). sigma is the noise level
   in scaled units, by default the standard deviation of what the base model removes;
 - ``blind-spot`` (Noise2Void, Krull et al. 2019; Birnie et al. 2021 for seismic): a few samples of
   each patch are replaced by a neighbour's value and only those samples count in the loss, so the
@@ -45,6 +48,7 @@ class AdaptSpec:
     learning_rate: float = 1e-4  # Adam
     alpha: float = 0.5  # recorrupted: strength of the recorruption
     sigma: float | None = None  # recorrupted: noise std in scaled units (None: from the base model)
+    spectrum: str = "estimated"  # recorrupted: z coloured like the removed noise ("estimated") or "white"
     mask_fraction: float = 0.02  # blind-spot: share of samples masked; blind-trace: share of traces
     seed: int = 0
     direction: str = "inline"
@@ -57,6 +61,8 @@ class AdaptSpec:
                 raise ValueError(f"{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if not self.learning_rate > 0 or not self.alpha > 0 or (self.sigma is not None and not self.sigma > 0):
             raise ValueError("learning rate, alpha and sigma must be positive")
+        if self.spectrum not in ("estimated", "white"):
+            raise ValueError(f"spectrum must be estimated or white, not {self.spectrum!r}")
         if not 0 < self.mask_fraction <= 0.5:
             raise ValueError(f"mask fraction must lie in (0, 0.5], not {self.mask_fraction}")
         if self.direction not in ("inline", "crossline"):
@@ -72,12 +78,17 @@ def weighted_mse(y_true, y_pred):
     return ops.sum(weight * ops.square(y_pred - target)) / ops.maximum(ops.sum(weight), 1.0)
 
 
-def pairs(patches: np.ndarray, spec: AdaptSpec, sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(input, target+weight) of one batch of (n, trace, sample) noisy patches."""
+def pairs(patches: np.ndarray, spec: AdaptSpec, sigma: float, rng: np.random.Generator,
+          shape: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(input, target+weight) of one batch of (n, trace, sample) noisy patches; ``shape``: the
+    amplitude response along samples that colours the recorruption (unit output variance)."""
     y = patches.astype(np.float32)
     weight = np.ones_like(y)
     if spec.loss == "recorrupted":
-        z = rng.standard_normal(y.shape).astype(np.float32) * np.float32(sigma)
+        z = rng.standard_normal(y.shape)
+        if shape is not None:
+            z = np.fft.irfft(np.fft.rfft(z, axis=-1) * shape, n=y.shape[-1], axis=-1)
+        z = z.astype(np.float32) * np.float32(sigma)
         x, target = y + spec.alpha * z, y - z / spec.alpha
     else:
         x, target = y.copy(), y
@@ -111,9 +122,9 @@ def _offsets(rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
 class Batches(keras.utils.PyDataset):
     """Batches of a fixed patch set, drawn from (seed, epoch, batch): reproducible and resumable."""
 
-    def __init__(self, patches: np.ndarray, spec: AdaptSpec, sigma: float):
+    def __init__(self, patches: np.ndarray, spec: AdaptSpec, sigma: float, shape: np.ndarray | None = None):
         super().__init__()
-        self.patches, self.spec, self.sigma = patches, spec, sigma
+        self.patches, self.spec, self.sigma, self.shape = patches, spec, sigma, shape
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -126,15 +137,29 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         idx = self.order[i * self.spec.batch_size : (i + 1) * self.spec.batch_size]
-        return pairs(self.patches[idx], self.spec, self.sigma, np.random.default_rng([self.spec.seed, self.epoch, i, 7]))
+        return pairs(self.patches[idx], self.spec, self.sigma, np.random.default_rng([self.spec.seed, self.epoch, i, 7]),
+                     self.shape)
 
 
-def estimate_sigma(model, patches: np.ndarray) -> float:
-    """Noise level in scaled units: the standard deviation of what ``model`` removes from the
-    patches (within a few % of the true level for white noise on field data)."""
+def estimate_noise(model, patches: np.ndarray) -> tuple[float, np.ndarray]:
+    """Noise level in scaled units and its amplitude spectrum along samples, from what ``model``
+    removes from the patches (the level within a few % of the true one for white noise on field
+    data). The spectrum is an amplitude response scaled so that white noise through it keeps unit
+    variance."""
     sample = patches[: min(len(patches), 256)]
     removed = sample - dncnn.predict(dncnn.for_inference(model), sample, 16)
-    return float(np.std(removed))
+    power = np.mean(np.abs(np.fft.rfft(removed.astype(np.float64), axis=-1)) ** 2, axis=(0, 1))
+    return float(np.std(removed)), unit_response(np.sqrt(power), removed.shape[-1])
+
+
+def unit_response(amplitude: np.ndarray, n: int) -> np.ndarray:
+    """``amplitude`` (rfft bins of ``n`` samples) scaled so that white noise filtered by it keeps
+    unit variance (Parseval: interior bins count twice)."""
+    w = np.full(len(amplitude), 2.0)
+    w[0] = 1.0
+    if n % 2 == 0:
+        w[-1] = 1.0
+    return amplitude / np.sqrt(np.sum(w * amplitude**2) / n)
 
 
 def artifacts(out: str) -> dict[str, str]:
@@ -160,13 +185,14 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
             raise SeisbatchError(paths["checkpoint"], "no checkpoint to resume from (adapt without --resume first)")
         with open(paths["state"]) as fh:
             state = json.load(fh)
-        before = {k: v for k, v in state["params"].items() if k not in ("epochs", "sigma_used")}
+        before = {k: v for k, v in state["params"].items() if k not in ("epochs", "sigma_used", "spectrum_used")}
         changed = sorted(k for k in before if before[k] != params.get(k))
         if changed:
             raise SeisbatchError(paths["state"], f"cannot resume with different settings: {', '.join(changed)}")
         model = keras.saving.load_model(paths["checkpoint"])
         initial, spent = int(state["epoch"]), float(state.get("train_seconds", 0.0))
         params["sigma_used"] = state["params"]["sigma_used"]
+        params["spectrum_used"] = state["params"].get("spectrum_used")
     else:
         existing = [p for k, p in paths.items() if k in ("model", "checkpoint") and os.path.exists(p)]
         if existing and not overwrite:
@@ -181,8 +207,13 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # inference-mode statistics, kept as the base model has them
         model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=weighted_mse, jit_compile=False)
-        params["sigma_used"] = spec.sigma or (estimate_sigma(start, patches) if spec.loss == "recorrupted" else None)
-    batches = Batches(patches, spec, params["sigma_used"] or 0.0)
+        params["sigma_used"], params["spectrum_used"] = None, None
+        if spec.loss == "recorrupted":
+            sigma, shape = estimate_noise(start, patches)
+            params["sigma_used"] = spec.sigma or sigma
+            params["spectrum_used"] = shape.tolist() if spec.spectrum == "estimated" else None
+    shape = np.asarray(params["spectrum_used"]) if params.get("spectrum_used") else None
+    batches = Batches(patches, spec, params["sigma_used"] or 0.0, shape)
     t0 = time.perf_counter()
     if initial < spec.epochs:
         model.fit(batches, epochs=spec.epochs, initial_epoch=initial, verbose=verbose, shuffle=False,

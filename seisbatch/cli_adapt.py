@@ -35,6 +35,9 @@ def add_parser(sub, client_args: Callable[[argparse.ArgumentParser], None]) -> N
     a.add_argument("--sigma", type=float, default=None,
                    help="recorrupted: noise standard deviation in the survey's scaled units (default: that of what "
                         "the base model removes)")
+    a.add_argument("--spectrum", default="estimated", choices=["estimated", "white"],
+                   help="recorrupted: colour the recorruption along time like the noise the base model removes "
+                        "(default; needed for band-limited noise) or keep it white")
     a.add_argument("--mask-fraction", type=float, default=0.02,
                    help="blind-spot: share of samples masked; blind-trace: share of traces masked (default 0.02)")
     a.add_argument("--direction", default="inline", choices=["inline", "crossline"],
@@ -59,7 +62,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
     try:
         spec = adapt.AdaptSpec(loss=args.loss, epochs=args.epochs, patches=args.patches, batch_size=args.batch_size,
-                               learning_rate=args.learning_rate, alpha=args.alpha, sigma=args.sigma,
+                               learning_rate=args.learning_rate, alpha=args.alpha, sigma=args.sigma, spectrum=args.spectrum,
                                mask_fraction=args.mask_fraction, seed=args.seed, direction=args.direction)
     except ValueError as exc:
         raise SeisbatchError(args.store, str(exc)) from None

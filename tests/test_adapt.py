@@ -117,3 +117,19 @@ def test_cli_adapt_then_denoise_with_the_adapted_model(noisy_store, client, tmp_
     assert main(["denoise", noisy_store, "--model", out, "--output", "adapted", *addr]) == 0
     attrs = zarr.open_group(noisy_store, mode="r")["adapted"].attrs["seisbatch"]
     assert attrs["complete"] and attrs["model_digest"] == dncnn.digest(dncnn.load(out))
+
+
+def test_recorruption_takes_the_noise_spectrum():
+    n = 64
+    f = np.fft.rfftfreq(n) * 2
+    band = ((f >= 0.1) & (f <= 0.4)).astype(float)
+    shape = adapt.unit_response(band, n)
+    y = np.zeros((200, 64, n), np.float32)
+    x, t = adapt.pairs(y, adapt.AdaptSpec(), 0.5, np.random.default_rng(0), shape)
+    z = x[..., 0] / 0.5  # y is zero: the input is a z
+    assert np.std(z) == pytest.approx(0.5, rel=0.03)  # the level is kept
+    power = np.mean(np.abs(np.fft.rfft(z, axis=-1)) ** 2, axis=(0, 1))
+    assert power[band == 0].sum() < 1e-6 * power[band == 1].sum()  # and the band
+    white, _ = adapt.pairs(y, adapt.AdaptSpec(), 0.5, np.random.default_rng(0))
+    pw = np.mean(np.abs(np.fft.rfft(white[..., 0], axis=-1)) ** 2, axis=(0, 1))
+    assert pw[band == 0].sum() > 0.3 * pw.sum()
