@@ -7,7 +7,7 @@ survey held in memory (scaled as the denoiser scales), whole sections in fixed b
 no halo, no I/O, no Dask. Pipeline: `seisbatch denoise` on a local cluster of 1 and 2 workers
 (started before the clock), reading the store, tiling, blending and writing the output array.
 Each pipeline runs twice on its cluster: cold (workers import TensorFlow and load the model, a
-one-off cost of a few seconds) and warm (a second run on the same cluster, as in a session that
+one-off cost of a few seconds) and warm (a second run on the same cluster, as in a working day that
 denoises several surveys). Printed: samples/s of each and the pipeline/bare ratio (target: at least
 0.9), and peak memory.
 """
