@@ -101,7 +101,7 @@ def zarr_write_in_this_process(path: str, out: str, workers: int) -> None:
     side = int(round(np.sqrt(data.shape[0])))
     _CUBE = data.reshape(side, side, -1)
     chunks = store.default_chunks(("inline", "crossline"), _CUBE.shape[-1])
-    blocks = convert.plan_blocks(_CUBE.shape[:2], chunks[:2])
+    blocks = geometry.plan_blocks(_CUBE.shape[:2], chunks[:2])
     shutil.rmtree(out, ignore_errors=True)
     ctx = multiprocessing.get_context("fork")  # before zarr starts its event-loop thread here
     with ctx.Pool(workers) as pool:
@@ -175,7 +175,7 @@ def bound_in_this_process(path: str, out: str, workers: int, compression: str) -
             geom = geometry.detect(fields[189], fields[193], "auto", path)
             g2f = geometry.grid_to_file(geom.grid_index, geom.grid_shape)  # every cell filled: the benchmark's files have no gaps
             chunks = store.default_chunks(geom.dims, layout.n_samples)
-            blocks = convert.plan_blocks(geom.grid_shape, chunks[:-1])
+            blocks = geometry.plan_blocks(geom.grid_shape, chunks[:-1])
             pool.starmap(_bound_block, [(out, i, g2f[b].ravel(), g2f[b].shape, chunks[-1]) for i, b in enumerate(blocks)],
                          chunksize=1)
     shutil.rmtree(out, ignore_errors=True)

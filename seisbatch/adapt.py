@@ -16,8 +16,9 @@ A user has no clean copy of their survey. Three losses learn from the noisy patc
   correlated along a trace.
 
 BatchNorm is frozen (the paper's momentum 0 would otherwise keep the statistics of the last,
-recorrupted batch); every batch is drawn from (seed, epoch, batch), so a resumed run equals an
-unbroken one. This module knows nothing of Dask: it takes patches and returns a model.
+recorrupted batch), and the learning rate warms up over the first 20 steps, then decays to zero
+along a cosine (one full-rate Adam step can cost several dB); every batch is drawn from
+(seed, epoch, batch), so a resumed run equals an unbroken one. This module knows nothing of Dask: it takes patches and returns a model.
 """
 
 from __future__ import annotations
@@ -25,49 +26,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 
 from . import model as dncnn
 from .training import EpochCheckpoints, write_json
+from .adapt_spec import LOSSES, WARMUP_STEPS, AdaptSpec  # noqa: F401 (AdaptSpec is part of this API)
 from .errors import SeisbatchError
-
-LOSSES = ("recorrupted", "blind-spot", "blind-trace")
-
-
-@dataclass(frozen=True)
-class AdaptSpec:
-    """Settings of an adaptation; every field is a ``seisbatch adapt`` option."""
-
-    loss: str = "recorrupted"
-    epochs: int = 3
-    patches: int = 1600  # per epoch: 100 steps of 16
-    batch_size: int = 16
-    learning_rate: float = 1e-4  # Adam
-    alpha: float = 0.5  # recorrupted: strength of the recorruption
-    sigma: float | None = None  # recorrupted: noise std in scaled units (None: from the base model)
-    spectrum: str = "estimated"  # recorrupted: z coloured like the removed noise ("estimated") or "white"
-    mask_fraction: float = 0.02  # blind-spot: share of samples masked; blind-trace: share of traces
-    seed: int = 0
-    direction: str = "inline"
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r} ({', '.join(LOSSES)})")
-        for name in ("epochs", "patches", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
-        if not self.learning_rate > 0 or not self.alpha > 0 or (self.sigma is not None and not self.sigma > 0):
-            raise ValueError("learning rate, alpha and sigma must be positive")
-        if self.spectrum not in ("estimated", "white"):
-            raise ValueError(f"spectrum must be estimated or white, not {self.spectrum!r}")
-        if not 0 < self.mask_fraction <= 0.5:
-            raise ValueError(f"mask fraction must lie in (0, 0.5], not {self.mask_fraction}")
-        if self.direction not in ("inline", "crossline"):
-            raise ValueError(f"direction must be inline or crossline, not {self.direction!r}")
-
 
 @keras.saving.register_keras_serializable(package="seisbatch")
 def weighted_mse(y_true, y_pred):
@@ -109,6 +76,19 @@ def pairs(patches: np.ndarray, spec: AdaptSpec, sigma: float, rng: np.random.Gen
                 x[i, t] = y[i, np.clip(t + step, 0, n_tr - 1)]
                 weight[i, t] = 1.0
     return x[..., None], np.stack([target, weight], axis=-1)
+
+
+def learning_rate(spec: AdaptSpec):
+    """Adam's learning rate: ``spec.learning_rate``, or a schedule rising to it over the first 20
+    steps (5% of all steps where that is more) and falling to zero along a cosine. Adam's first
+    steps move every weight by about the rate whatever its gradient, so a short run never reaches
+    the full rate."""
+    if spec.schedule == "constant":
+        return spec.learning_rate
+    steps = spec.epochs * -(-spec.patches // spec.batch_size)
+    warm = max(WARMUP_STEPS, round(0.05 * steps))
+    return keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warm), alpha=0.0,
+                                                  warmup_target=spec.learning_rate, warmup_steps=warm)
 
 
 def _offsets(rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +165,8 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
             raise SeisbatchError(paths["checkpoint"], "no checkpoint to resume from (adapt without --resume first)")
         with open(paths["state"]) as fh:
             state = json.load(fh)
-        before = {k: v for k, v in state["params"].items() if k not in ("epochs", "sigma_used", "spectrum_used")}
+        free = ("sigma_used", "spectrum_used") + (("epochs",) if spec.schedule == "constant" else ())
+        before = {k: v for k, v in state["params"].items() if k not in free}  # a cosine spans all epochs
         changed = sorted(k for k in before if before[k] != params.get(k))
         if changed:
             raise SeisbatchError(paths["state"], f"cannot resume with different settings: {', '.join(changed)}")
@@ -206,7 +187,7 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
         for layer in model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.trainable = False  # inference-mode statistics, kept as the base model has them
-        model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=weighted_mse, jit_compile=False)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(spec)), loss=weighted_mse, jit_compile=False)
         params["sigma_used"], params["spectrum_used"] = None, None
         if spec.loss == "recorrupted":
             sigma, shape = estimate_noise(start, patches)

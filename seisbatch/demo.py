@@ -17,7 +17,7 @@ def run(workdir: str, workers: int | None = None, quiet: bool = False, print_: C
         model: str | None = None, adapt: tuple[int, int] | None = None) -> int:
     """Run the demo in ``workdir``; returns a process exit code. ``adapt``: (epochs, patches) of an
     adaptation of the model to the noisy survey, whose result is denoised and measured too."""
-    from .cli import _progress
+    from .progress import bar as progress_bar
 
     os.makedirs(workdir, exist_ok=True)
     j = lambda name: os.path.join(workdir, name)  # noqa: E731
@@ -28,12 +28,12 @@ def run(workdir: str, workers: int | None = None, quiet: bool = False, print_: C
            f"IBM float, SNR 5 dB (noise-free truth beside it)")
     with engine.dask_client(workers=workers or engine.default_workers()) as client:
         for name in ("survey", "clean"):
-            upd, close = _progress(f"convert {name}", quiet)
+            upd, close = progress_bar(f"convert {name}", quiet)
             src = j("survey_noisy.sgy" if name == "survey" else "survey_clean.sgy")
             convert.convert_segy(src, j(f"{name}.zarr"), client=client, overwrite=True, progress=upd)
             close()
         print_(f"2/5 converted to {j('survey.zarr')} (and the truth to {j('clean.zarr')})")
-        upd, close = _progress("denoise", quiet)
+        upd, close = progress_bar("denoise", quiet)
         d = denoise.denoise(j("survey.zarr"), model, client=client, overwrite=True, progress=upd)
         close()
         print_(f"3/5 denoised {d['samples']:,} samples in {d['seconds']:.1f} s ({d['samples_per_s']:,.0f} samples/s, "
@@ -42,7 +42,7 @@ def run(workdir: str, workers: int | None = None, quiet: bool = False, print_: C
         print_(f"4/5 QC figure {q['png']}")
         if adapt is not None:
             adapted = _adapt(j("survey.zarr"), j("adapted.keras"), model, adapt, client, quiet)
-            upd, close = _progress("denoise (adapted)", quiet)
+            upd, close = progress_bar("denoise (adapted)", quiet)
             denoise.denoise(j("survey.zarr"), adapted, denoise.DenoiseSpec(output="adapted"), client=client,
                             overwrite=True, progress=upd)
             close()
@@ -50,7 +50,7 @@ def run(workdir: str, workers: int | None = None, quiet: bool = False, print_: C
                        png=j("qc-adapted.png"))
             print_(f"   adapted model {adapted}: SNR {qa['snr_before_db']:.2f} dB -> {qa['snr_after_db']:.2f} dB "
                    f"(shipped: {q['snr_after_db']:.2f} dB); figure {qa['png']}")
-        upd, close = _progress("export", quiet)
+        upd, close = progress_bar("export", quiet)
         export.export_segy(j("survey.zarr"), j("survey_denoised.sgy"), array="denoised", client=client,
                            overwrite=True, progress=upd)
         close()

@@ -16,9 +16,9 @@ import numpy as np
 import zarr
 from distributed import Client
 
-from . import convert, engine, geometry, store
+from . import engine, geometry, store
 from .errors import SeisbatchError
-from .segy_format import encode
+from .segy_format import FILE_HEADER_SIZE, TEXT_SIZE, TRACE_HEADER_SIZE, encode
 from .segy_writer import file_header, records, trace_headers
 
 TASK_BYTES = 32 << 20  # samples written per task, about
@@ -29,7 +29,7 @@ def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...], n_sam
     decompressed once), widened along the last grid axis to about ``TASK_BYTES`` of samples."""
     k = max(1, TASK_BYTES // (int(np.prod(grid_chunks)) * n_samples * 4))
     widened = tuple(grid_chunks[:-1]) + (min(grid_shape[-1], grid_chunks[-1] * k),)
-    return convert.plan_blocks(grid_shape, widened)
+    return geometry.plan_blocks(grid_shape, widened)
 
 
 def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: np.ndarray, spec: dict) -> int:
@@ -57,7 +57,7 @@ def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: 
         if use_raw.any():
             samples[use_raw] = take("raw_samples", ns)[use_raw].astype(samples.dtype)
     if "raw_headers" in root:
-        headers = take("raw_headers", 240)
+        headers = take("raw_headers", TRACE_HEADER_SIZE)
     else:
         local = np.unravel_index(cells, live.shape)
         dims = root["trace_mask"].metadata.dimension_names
@@ -126,8 +126,8 @@ def export_segy(
         spec = {"format": 5, "endian": "big", "n_samples": ns, "interval_us": dt_us,
                 "delay_ms": int(root["sample"][0])}
     itemsize = encode(np.zeros(1, np.float32), spec["format"], spec["endian"]).itemsize
-    spec["trace_bytes"] = 240 + ns * itemsize
-    spec["data_offset"] = 3600 + 3200 * len(ext)
+    spec["trace_bytes"] = TRACE_HEADER_SIZE + ns * itemsize
+    spec["data_offset"] = FILE_HEADER_SIZE + TEXT_SIZE * len(ext)
     partial = out + ".partial"
     with open(partial, "wb") as fh:
         fh.write(text + binary + b"".join(ext))

@@ -5,6 +5,7 @@ Pure index arithmetic on header arrays, no I/O, so it is tested and reused every
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from functools import reduce
@@ -132,3 +133,11 @@ def detect(il: np.ndarray, xl: np.ndarray, force: str = "auto", path: str | None
     if (n_il == 1) != (n_xl == 1) and max(n_il, n_xl) == n:
         return traces(n, "2d")
     return traces(n)
+
+
+def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    """Chunk-aligned blocks that tile the trace grid exactly once."""
+    ranges = [
+        [slice(a, min(a + c, n)) for a in range(0, n, c)] for n, c in zip(grid_shape, grid_chunks)
+    ]
+    return [tuple(b) for b in itertools.product(*ranges)]

@@ -11,24 +11,20 @@ import h5py
 import numpy as np
 
 from . import geometry, hdf5_source, mdio_source, segy_reader, store
-from .errors import SeisbatchError
-from .segy_format import SAMPLE_FORMATS
+from .segy_format import SAMPLE_FORMATS, TH_CROSSLINE, TH_INLINE
 
 
-def describe(path: str, inline_byte: int = 189, crossline_byte: int = 193,
+def describe(path: str, inline_byte: int = TH_INLINE, crossline_byte: int = TH_CROSSLINE,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Describe whatever ``path`` is; ``progress(traces, total)`` follows a SEG-Y file's header
     scan, which reads every trace header (minutes for a survey of hundreds of GB)."""
+    from .sources import kind
+
     path = os.fspath(path)
-    if mdio_source.is_mdio(path):
-        return describe_mdio(path)
-    if store.is_url(path) or os.path.isdir(path):
-        return describe_store(path)
-    if not os.path.exists(path):
-        raise SeisbatchError(path, "no such file or store")
-    if h5py.is_hdf5(path):
-        return describe_hdf5(path)
-    return describe_segy(path, inline_byte, crossline_byte, progress)
+    what = kind(path)
+    if what == "segy":
+        return describe_segy(path, inline_byte, crossline_byte, progress)
+    return {"mdio": describe_mdio, "store": describe_store, "hdf5": describe_hdf5}[what](path)
 
 
 def describe_store(path: str) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def describe_store(path: str) -> dict[str, Any]:
     }
 
 
-def describe_segy(path: str, inline_byte: int = 189, crossline_byte: int = 193,
+def describe_segy(path: str, inline_byte: int = TH_INLINE, crossline_byte: int = TH_CROSSLINE,
                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     layout = segy_reader.scan(path)
     fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte], progress=progress)

@@ -21,7 +21,7 @@ import zarr
 
 from . import segy_reader
 from .errors import SeisbatchError
-from .segy_format import SAMPLE_FORMATS
+from .segy_format import BINARY_SIZE, SAMPLE_FORMATS, TEXT_SIZE, TRACE_HEADER_SIZE
 
 SAMPLE_DIMS = {"time": "ms", "depth": "m"}  # MDIO's vertical axis names -> seisbatch's sample units
 STANDARD_HEADER_BYTES = 232  # MDIO's parsed standard fields cover bytes 1-232 in order
@@ -90,9 +90,9 @@ def file_headers(vol: MdioVolume) -> tuple[bytes | None, bytes | None]:
     text = None
     if attrs.get("textHeader"):
         lines = str(attrs["textHeader"]).splitlines()
-        text = "".join(line[:80].ljust(80) for line in lines[:40]).ljust(3200).encode("cp037", errors="replace")
+        text = "".join(line[:80].ljust(80) for line in lines[:40]).ljust(TEXT_SIZE).encode("cp037", errors="replace")
     binary = base64.b64decode(attrs["rawBinaryHeader"]) if attrs.get("rawBinaryHeader") else None
-    return text, binary if binary is not None and len(binary) == 400 else None
+    return text, binary if binary is not None and len(binary) == BINARY_SIZE else None
 
 
 def binary_format(binary: bytes, path: str) -> tuple[int, str]:
@@ -130,11 +130,11 @@ def read_headers(vol: MdioVolume, grid: tuple[slice, ...], endian: str) -> np.nd
     root = zarr.open_group(vol.path, mode="r")
     if "raw_headers" in root:
         raw = np.asarray(root["raw_headers"][grid])
-        return raw.view(np.uint8).reshape(raw.shape + (240,))
+        return raw.view(np.uint8).reshape(raw.shape + (TRACE_HEADER_SIZE,))
     parsed = np.asarray(root["headers"][grid])
     order = ">" if endian == "big" else "<"
     packed = parsed.astype(parsed.dtype.newbyteorder(order)).view(np.uint8).reshape(parsed.shape + (STANDARD_HEADER_BYTES,))
-    out = np.zeros(parsed.shape + (240,), dtype=np.uint8)
+    out = np.zeros(parsed.shape + (TRACE_HEADER_SIZE,), dtype=np.uint8)
     out[..., :STANDARD_HEADER_BYTES] = packed
     return out
 

@@ -1,7 +1,8 @@
 """Training patches sampled across a whole store by Dask tasks, never the survey in memory.
 
 ``seisbatch adapt`` learns from the survey itself, so its patches must come from everywhere in it:
-a seeded plan of 64 x 64 windows (section, first trace, first sample) is drawn from shapes alone,
+a seeded plan of 64 x 64 windows (section, first trace, first sample) is drawn from shapes alone
+(narrower or shorter where the sections are: the DnCNN is convolutional and learns from any size),
 cut into tasks of neighbouring windows, and each task reads only its windows' chunks, drops
 windows that touch a dead trace, scales what it keeps by the survey statistics (the denoiser's
 rule) and returns it. Sections are those ``denoise`` cuts (``--direction``). No model here.
@@ -17,7 +18,19 @@ from . import engine, stats, store
 from .errors import SeisbatchError
 
 PATCH = 64
+MIN_PATCH = (8, 32)  # traces, samples: smaller sections teach the network too little context
 PER_TASK = 128
+
+
+def patch_shape(shape: tuple[int, ...], direction: str = "inline") -> tuple[int, int]:
+    """(traces, samples) of the patches cut from sections of an amplitude of ``shape``: 64 x 64, or
+    the section's own size where it is smaller."""
+    n_tr = shape[0] if len(shape) == 2 else shape[1 if direction == "inline" else 0]
+    size = (min(PATCH, n_tr), min(PATCH, shape[-1]))
+    if size[0] < MIN_PATCH[0] or size[1] < MIN_PATCH[1]:
+        raise ValueError(f"sections of {n_tr} traces x {shape[-1]} samples are too small to learn from "
+                         f"(at least {MIN_PATCH[0]} traces x {MIN_PATCH[1]} samples)")
+    return size
 
 
 def plan(shape: tuple[int, ...], count: int, seed: int, direction: str = "inline") -> np.ndarray:
@@ -25,21 +38,20 @@ def plan(shape: tuple[int, ...], count: int, seed: int, direction: str = "inline
     task's windows lie close together in the store."""
     n_sec = 1 if len(shape) == 2 else shape[0 if direction == "inline" else 1]
     n_tr = shape[0] if len(shape) == 2 else shape[1 if direction == "inline" else 0]
-    n_s = shape[-1]
-    if n_tr < PATCH or n_s < PATCH:
-        raise ValueError(f"sections of {n_tr} traces x {n_s} samples are smaller than one {PATCH}x{PATCH} patch")
+    pt, ps = patch_shape(shape, direction)
     rng = np.random.default_rng(seed)
-    w = np.stack([rng.integers(0, n_sec, count), rng.integers(0, n_tr - PATCH + 1, count),
-                  rng.integers(0, n_s - PATCH + 1, count)], axis=1)
+    w = np.stack([rng.integers(0, n_sec, count), rng.integers(0, n_tr - pt + 1, count),
+                  rng.integers(0, shape[-1] - ps + 1, count)], axis=1)
     return w[np.lexsort((w[:, 2], w[:, 1], w[:, 0]))]
 
 
 def _read(path: str, windows: np.ndarray, direction: str, scale: float) -> np.ndarray:
     """Task: the scaled patches of ``windows``, (n, trace, sample). A window that touches a dead
-    trace moves to the nearest start in its section whose 64 traces are all live, and is dropped
+    trace moves to the nearest start in its section whose traces are all live, and is dropped
     when the section has none."""
     amp = zarr.open_array(store=path, path="amplitude", mode="r")
     mask = zarr.open_array(store=path, path="trace_mask", mode="r")
+    pt, ps = patch_shape(amp.shape, direction)
     out, starts = [], {}
     for sec, t, s in windows:
         if amp.ndim == 2:
@@ -48,30 +60,30 @@ def _read(path: str, windows: np.ndarray, direction: str, scale: float) -> np.nd
             section = (int(sec),)
         else:
             section = (slice(None), int(sec))
-        if int(sec) not in starts:  # the section's trace starts whose 64 traces are all live
+        if int(sec) not in starts:  # the section's trace starts whose pt traces are all live
             live = np.asarray(mask[section] if section else mask[:], dtype=np.int64)
-            runs = np.convolve(live, np.ones(PATCH, np.int64), mode="valid")
-            starts[int(sec)] = np.flatnonzero(runs == PATCH)
+            runs = np.convolve(live, np.ones(pt, np.int64), mode="valid")
+            starts[int(sec)] = np.flatnonzero(runs == pt)
         ok = starts[int(sec)]
         if not len(ok):
             continue
         t = int(ok[np.argmin(np.abs(ok - t))])
         if amp.ndim == 2:
-            idx: tuple = (slice(t, t + PATCH), slice(s, s + PATCH))
+            idx: tuple = (slice(t, t + pt), slice(s, s + ps))
         elif direction == "inline":
-            idx = (int(sec), slice(t, t + PATCH), slice(s, s + PATCH))
+            idx = (int(sec), slice(t, t + pt), slice(s, s + ps))
         else:
-            idx = (slice(t, t + PATCH), int(sec), slice(s, s + PATCH))
+            idx = (slice(t, t + pt), int(sec), slice(s, s + ps))
         p = np.asarray(amp[idx], dtype=np.float32) * np.float32(scale)
         if np.isfinite(p).all():
             out.append(p)
-    return np.stack(out) if out else np.zeros((0, PATCH, PATCH), np.float32)
+    return np.stack(out) if out else np.zeros((0, pt, ps), np.float32)
 
 
 def sample(path: str, count: int, seed: int, direction: str, client: Client,
            progress: engine.Progress | None = None) -> tuple[np.ndarray, float]:
-    """``count`` patches over live traces only (fewer when sections have no 64 live traces in a
-    row; up to twice as many windows are tried) and the survey scale they were multiplied by."""
+    """``count`` patches over live traces only (fewer when sections have no window of live traces
+    in a row; up to twice as many windows are tried) and the survey scale they were multiplied by."""
     root = store.open_complete(path)
     scale = stats.scale_factor(store.meta(root).get("stats") or {})
     try:
@@ -88,5 +100,5 @@ def sample(path: str, count: int, seed: int, direction: str, client: Client,
         got += [g for g in engine.run_tasks(client, _read, [(path, c, direction, scale) for c in chunks], progress) if len(g)]
     patches = np.concatenate(got)[:count] if got else np.zeros((0, PATCH, PATCH), np.float32)
     if not len(patches):
-        raise SeisbatchError(path, "no live 64x64 window found to learn from (all traces dead?)")
+        raise SeisbatchError(path, "no window of live traces found to learn from (all traces dead?)")
     return patches, scale

@@ -1,4 +1,5 @@
-"""SEG-Y sample formats: decoding raw trace samples to float32 and encoding them back.
+"""The SEG-Y format: header sizes and the byte positions seisbatch uses, and the sample formats
+(decoding raw trace samples to float32 and encoding them back).
 
 Decoding of IBM floats uses segyio's C routine; everything else is a numpy view. Encoding is done
 here because segyio exposes no public float-to-IBM routine. IBM -> IEEE -> IBM is exact for every
@@ -10,6 +11,26 @@ from __future__ import annotations
 import numpy as np
 import segyio
 import segyio._segyio  # noqa: F401  (tools.native needs the C module loaded)
+
+TEXT_SIZE = 3200  # textual file header (and each extended one), bytes
+BINARY_SIZE = 400
+FILE_HEADER_SIZE = TEXT_SIZE + BINARY_SIZE
+TRACE_HEADER_SIZE = 240
+
+# Byte positions (1-based, as in the SEG-Y standard) used by seisbatch.
+BIN_INTERVAL = 3217
+BIN_SAMPLES = 3221
+BIN_FORMAT = 3225
+BIN_BYTE_ORDER = 3297
+BIN_EXT_HEADERS = 3505
+TH_SCALCO = 71
+TH_DELAY = 109
+TH_SAMPLES = 115
+TH_INTERVAL = 117
+TH_CDP_X = 181
+TH_CDP_Y = 185
+TH_INLINE = 189  # the standard's inline and crossline positions, the defaults of --inline-byte/--crossline-byte
+TH_CROSSLINE = 193
 
 #: format code -> (numpy kind and width, human name). Format 4 (fixed point with gain) and 7/15
 #: (3-byte integers) are not read by segyio and are refused.

@@ -17,24 +17,11 @@ import segyio
 
 from .errors import SeisbatchError
 from .geometry import consecutive_runs
-from .segy_format import SAMPLE_FORMATS, raw_dtype, sample_size
-
-TEXT_SIZE = 3200
-BINARY_SIZE = 400
-TRACE_HEADER_SIZE = 240
-
-# Byte positions (1-based, as in the SEG-Y standard) used by seisbatch.
-BIN_INTERVAL = 3217
-BIN_SAMPLES = 3221
-BIN_FORMAT = 3225
-BIN_BYTE_ORDER = 3297
-BIN_EXT_HEADERS = 3505
-TH_SCALCO = 71
-TH_DELAY = 109
-TH_SAMPLES = 115
-TH_INTERVAL = 117
-TH_CDP_X = 181
-TH_CDP_Y = 185
+from .segy_format import (  # noqa: F401 (the byte positions are used through this module too)
+    BIN_BYTE_ORDER, BIN_EXT_HEADERS, BIN_FORMAT, BIN_INTERVAL, BIN_SAMPLES, BINARY_SIZE, FILE_HEADER_SIZE,
+    SAMPLE_FORMATS, TEXT_SIZE, TH_CDP_X, TH_CDP_Y, TH_CROSSLINE, TH_DELAY, TH_INLINE, TH_INTERVAL, TH_SAMPLES,
+    TH_SCALCO, TRACE_HEADER_SIZE, raw_dtype, sample_size,
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .segy_format import (BIN_FORMAT, BIN_INTERVAL, BIN_SAMPLES, BINARY_SIZE, TEXT_SIZE, TH_CDP_X, TH_CDP_Y,
+                          TH_CROSSLINE, TH_DELAY, TH_INLINE, TH_INTERVAL, TH_SAMPLES, TH_SCALCO, TRACE_HEADER_SIZE)
+
 
 def _put(headers: np.ndarray, byte: int, values: np.ndarray | int, size: int, endian: str) -> None:
     order = ">" if endian == "big" else "<"
@@ -20,12 +23,14 @@ def file_header(ns: int, dt_us: int, description: str, fmt: int = 5, endian: str
     lines[0] += "SEG-Y WRITTEN BY SEISBATCH"
     lines[1] += description[:76]
     lines[2] += f"SAMPLES {ns} INTERVAL {dt_us} US FORMAT {fmt} {endian.upper()}-ENDIAN"
-    lines[3] += "INLINE BYTE 189 CROSSLINE BYTE 193 CDP X/Y 181/185"
+    lines[3] += f"INLINE BYTE {TH_INLINE} CROSSLINE BYTE {TH_CROSSLINE} CDP X/Y {TH_CDP_X}/{TH_CDP_Y}"
     lines[39] += "END TEXTUAL HEADER"
     text = "".join(line[:80].ljust(80) for line in lines).encode("cp037")
-    binary = bytearray(400)
-    for byte, value in ((3217, dt_us), (3221, ns), (3225, fmt), (3255, 1), (3501, 0x0100), (3503, 1)):
-        binary[byte - 3201 : byte - 3199] = int(value).to_bytes(2, endian)
+    binary = bytearray(BINARY_SIZE)
+    # sorting 1 (3255), SEG-Y revision 1.0 (3501), fixed-length traces (3503)
+    for byte, value in ((BIN_INTERVAL, dt_us), (BIN_SAMPLES, ns), (BIN_FORMAT, fmt), (3255, 1), (3501, 0x0100), (3503, 1)):
+        offset = byte - TEXT_SIZE - 1
+        binary[offset : offset + 2] = int(value).to_bytes(2, endian)
     return text, bytes(binary)
 
 
@@ -39,19 +44,19 @@ def trace_headers(
     cdp_xy: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Trace headers with sequence numbers, sample count/interval/delay, line numbers, coordinates."""
-    headers = np.zeros((len(file_traces), 240), dtype=np.uint8)
-    for byte, size, value in ((1, 4, file_traces + 1), (5, 4, file_traces + 1), (109, 2, delay), (115, 2, ns), (117, 2, dt_us)):
+    headers = np.zeros((len(file_traces), TRACE_HEADER_SIZE), dtype=np.uint8)
+    for byte, size, value in ((1, 4, file_traces + 1), (5, 4, file_traces + 1), (TH_DELAY, 2, delay), (TH_SAMPLES, 2, ns), (TH_INTERVAL, 2, dt_us)):
         _put(headers, byte, value, size, endian)
     if "inline" in lines:
-        _put(headers, 189, lines["inline"], 4, endian)
-        _put(headers, 193, lines["crossline"], 4, endian)
+        _put(headers, TH_INLINE, lines["inline"], 4, endian)
+        _put(headers, TH_CROSSLINE, lines["crossline"], 4, endian)
         _put(headers, 21, lines.get("cdp", file_traces + 1), 4, endian)
     else:
         _put(headers, 21, lines["trace"] + 1, 4, endian)
     if cdp_xy is not None:
-        _put(headers, 71, -100, 2, endian)  # coordinates in centimetres
-        _put(headers, 181, np.rint(cdp_xy[0] * 100), 4, endian)
-        _put(headers, 185, np.rint(cdp_xy[1] * 100), 4, endian)
+        _put(headers, TH_SCALCO, -100, 2, endian)  # coordinates in centimetres
+        _put(headers, TH_CDP_X, np.rint(cdp_xy[0] * 100), 4, endian)
+        _put(headers, TH_CDP_Y, np.rint(cdp_xy[1] * 100), 4, endian)
     return headers
 
 

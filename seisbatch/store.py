@@ -29,6 +29,7 @@ from zarr.codecs import BloscCodec
 
 from . import __version__, config
 from .errors import SeisbatchError
+from .segy_format import TRACE_HEADER_SIZE
 
 FORMAT_VERSION = 1
 #: Codecs for amplitude arrays (``convert --compression``, setting ``seisbatch.convert.compression``).
@@ -42,7 +43,7 @@ AMPLITUDE_CODECS: dict[str, BloscCodec | None] = {
     "zstd": BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
     "none": None,
 }
-HEADER_BYTES = 240
+HEADER_BYTES = TRACE_HEADER_SIZE
 
 #: zarr-python's own codec pipeline, and zarrs' (Rust): the same format and chunks, read and
 #: written by either. zarrs encodes and writes a block's chunks without zarr-python's per-chunk

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from conftest import small_model
 from seisbatch import adapt, convert, patches, synthetic
 from seisbatch import model as dncnn
 from seisbatch.cli import main
+from seisbatch.errors import SeisbatchError
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,20 @@ def test_patches_are_sampled_on_dask_from_live_traces(noisy_store, client):
     np.testing.assert_array_equal(got, again)  # seeded
 
 
+def test_small_sections_give_patches_of_their_own_size(tmp_path, client):
+    assert patches.patch_shape((23, 18, 75)) == (18, 64) and patches.patch_shape((200, 50)) == (64, 50)
+    with pytest.raises(ValueError, match="6 traces x 150 samples are too small"):
+        patches.patch_shape((90, 6, 150))
+    synthetic.write_segy(tmp_path / "s.sgy", synthetic.SurveySpec(n_inline=5, n_crossline=20, n_samples=48, seed=2), snr_db=5)
+    convert.convert_segy(str(tmp_path / "s.sgy"), str(tmp_path / "s.zarr"), client=client)
+    got, scale = patches.sample(str(tmp_path / "s.zarr"), 12, 0, "inline", client)
+    amp = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")["amplitude"][:] * scale
+    assert got.shape == (12, 20, 48)
+    assert all(any(np.array_equal(a, p) for a in amp) for p in got)  # whole sections of 20 x 48
+    with pytest.raises(SeisbatchError, match="too small"):
+        patches.sample(str(tmp_path / "s.zarr"), 12, 0, "crossline", client)
+
+
 @pytest.mark.parametrize("loss", ["recorrupted", "blind-spot"])
 def test_adapting_lowers_the_loss(noisy_store, client, tmp_path, loss):
     base = small_model(tmp_path / "base.keras", depth=5, filters=8)
@@ -91,14 +107,44 @@ def test_adapting_lowers_the_loss(noisy_store, client, tmp_path, loss):
     assert m["params"]["store"] == noisy_store and m["params"]["loss"] == loss
 
 
-def test_a_resumed_adaptation_equals_an_unbroken_one(noisy_store, client, tmp_path):
+def test_the_learning_rate_warms_up_then_decays_over_all_epochs():
+    spec = adapt.AdaptSpec(epochs=4, patches=800, batch_size=16, learning_rate=3e-4)  # 200 steps, 20 of warm-up
+    rate = adapt.learning_rate(spec)
+    at = [float(rate(k)) for k in (0, 10, 20, 110, 199, 200)]
+    assert at[0] == 0 and at[1] == pytest.approx(1.5e-4) and at[2] == pytest.approx(3e-4)
+    assert at[3] == pytest.approx(1.5e-4, rel=0.02) and at[4] < 1e-7 and at[5] == 0
+    assert adapt.learning_rate(replace(spec, schedule="constant")) == 3e-4
+    short = adapt.learning_rate(replace(spec, epochs=1, patches=32))  # 2 steps: still warming up
+    assert float(short(1)) == pytest.approx(3e-4 / 20)
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_a_resumed_adaptation_equals_an_unbroken_one(noisy_store, client, tmp_path, monkeypatch, schedule):
     base = small_model(tmp_path / "base.keras", depth=4, filters=8)
     data, scale = patches.sample(noisy_store, 48, 1, "inline", client)
     info = {"store": noisy_store, "scale": scale}
-    whole = adapt.adapt(data, str(tmp_path / "whole.keras"), base, adapt.AdaptSpec(epochs=3, patches=48), info, verbose=0)
-    adapt.adapt(data, str(tmp_path / "part.keras"), base, adapt.AdaptSpec(epochs=1, patches=48), info, verbose=0)
-    part = adapt.adapt(data, str(tmp_path / "part.keras"), base, adapt.AdaptSpec(epochs=3, patches=48), info,
-                       resume=True, verbose=0)
+    spec = adapt.AdaptSpec(epochs=3, patches=48, schedule=schedule)
+    whole = adapt.adapt(data, str(tmp_path / "whole.keras"), base, spec, info, verbose=0)
+    if schedule == "cosine":  # killed after its first epoch, then the same command with --resume
+        saved = adapt.EpochCheckpoints.on_epoch_end
+
+        def killed(self, epoch, logs=None):
+            saved(self, epoch, logs)
+            raise _Killed
+
+        monkeypatch.setattr(adapt.EpochCheckpoints, "on_epoch_end", killed)
+        with pytest.raises(_Killed):
+            adapt.adapt(data, str(tmp_path / "part.keras"), base, spec, info, verbose=0)
+        monkeypatch.undo()
+        with pytest.raises(SeisbatchError, match="different settings: epochs"):  # the cosine spans all epochs
+            adapt.adapt(data, str(tmp_path / "part.keras"), base, replace(spec, epochs=4), info, resume=True, verbose=0)
+    else:  # a constant rate may be resumed for more epochs
+        adapt.adapt(data, str(tmp_path / "part.keras"), base, replace(spec, epochs=1), info, verbose=0)
+    part = adapt.adapt(data, str(tmp_path / "part.keras"), base, spec, info, resume=True, verbose=0)
     a, b = dncnn.load(tmp_path / "whole.keras"), dncnn.load(tmp_path / "part.keras")
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)

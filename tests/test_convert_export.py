@@ -13,6 +13,7 @@ import zarr
 from conftest import REAL_FILES, sha256
 from seisbatch import convert, export, info, store, synthetic
 from seisbatch.errors import SeisbatchError
+from seisbatch.sources import segy as segy_source
 
 
 def segyio_endian(path):
@@ -249,11 +250,11 @@ def test_plan_scan_pieces_tile_the_file_once_and_share_it_among_workers():
     # 500 MB of 12 kB traces on 2 workers: one piece each; on 64 workers: pieces of 32 MiB at least
     for n, tb, workers, piece_mb, expect in [(40804, 12240, 2, 256, 2), (40804, 12240, 64, 256, 15),
                                                (40804, 12240, 1, 256, 2), (300, 12240, 8, 256, 1), (7, 100, 4, 1e-4, 7)]:
-        pieces = convert.plan_scan(n, tb, workers, piece_mb)
+        pieces = segy_source.plan_scan(n, tb, workers, piece_mb)
         assert len(pieces) == expect, (n, tb, workers, piece_mb, pieces)
         assert pieces[0][0] == 0 and pieces[-1][1] == n and all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
         assert all((b - a) * tb <= max(piece_mb * mib, tb) for a, b in pieces)
-    assert convert.plan_scan(0, 100, 2, 256) == [(0, 0)]
+    assert segy_source.plan_scan(0, 100, 2, 256) == [(0, 0)]
 
 
 @pytest.mark.parametrize("name", ["segysak_f3-withdead.sgy", "gundih_2D_Xline_12680.sgy"])
@@ -267,7 +268,7 @@ def test_header_scan_shared_by_workers_gives_the_same_store(name, data_dir, tmp_
     src = str(data_dir / name)
     lay = segy_reader.scan(src, None)
     piece_mb = 20 * lay.trace_bytes / 2**20  # 20 traces a piece
-    pieces = convert.plan_scan(lay.n_traces, lay.trace_bytes, 2, piece_mb)
+    pieces = segy_source.plan_scan(lay.n_traces, lay.trace_bytes, 2, piece_mb)
     seen = []
     with dask.config.set({"seisbatch.convert.scan-piece-mb": piece_mb}):
         convert.convert_segy(src, tmp_path / "p.zarr", client=client, scan_progress=lambda d, t: seen.append((d, t)))

@@ -183,15 +183,16 @@ def test_missing_object_storage_credentials_are_one_clear_line(tmp_path):
 def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monkeypatch):
     """A task that dies midway (threads, so the patch reaches the worker) leaves state 'converting'."""
     from seisbatch import engine
+    from seisbatch.sources import segy as segy_source
 
-    real = convert.segy_block_task
+    real = segy_source.segy_block_task
 
     def flaky(layout, path, index, block, *rest):
         if block[0].start == 4:  # this block fails on every try, retries included
             raise OSError("disk went away")
         return real(layout, path, index, block, *rest)
 
-    monkeypatch.setattr(convert, "segy_block_task", flaky)
+    monkeypatch.setattr(segy_source, "segy_block_task", flaky)
     out = tmp_path / "half.zarr"
     with engine.dask_client(workers=1, processes=False) as c:
         with pytest.raises(OSError, match="disk went away"):
@@ -210,7 +211,7 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
         return real(layout, path, index, block, *rest)
 
     missing = [i for i, r in enumerate(store.read_block_log(str(out))) if r is None]
-    monkeypatch.setattr(convert, "segy_block_task", counting)
+    monkeypatch.setattr(segy_source, "segy_block_task", counting)
     with engine.dask_client(workers=1, processes=False) as c:
         convert.convert_segy(good, out, client=c, chunks=(4, 4, 97))
         assert sorted(int(v) for v in log.read_text().split()) == missing  # only the missing blocks

@@ -20,12 +20,13 @@ import os
 import sys
 
 from seisbatch import convert, denoise, engine, export, patches, qc, store
+from seisbatch.adapt_spec import AdaptSpec
 from seisbatch.errors import SeisbatchError
 
 
 def run(segy: str, workdir: str | None = None, model: str | None = None, workers: int | None = None,
         scheduler: str | None = None, inline_byte: int = 189, crossline_byte: int = 193, direction: str = "inline",
-        adapt_epochs: int = 0, adapt_patches: int = 1600) -> dict:
+        adapt_epochs: int = 0, adapt_patches: int = AdaptSpec.patches) -> dict:
     """The pipeline; ``adapt_epochs`` > 0 adapts the model to the survey first (``seisbatch adapt``)."""
     workdir = workdir or os.path.splitext(os.path.abspath(segy))[0] + "-seisbatch"
     os.makedirs(workdir, exist_ok=True)
@@ -81,8 +82,10 @@ if __name__ == "__main__":
     p.add_argument("--crossline-byte", type=int, default=193, help="crossline header byte (default 193)")
     p.add_argument("--direction", default="inline", choices=["inline", "crossline"], help="section direction (default inline)")
     p.add_argument("--adapt", action="store_true", help="adapt the model to the survey before denoising (seisbatch adapt)")
-    p.add_argument("--adapt-epochs", type=int, default=3, help="with --adapt: epochs (default 3)")
-    p.add_argument("--adapt-patches", type=int, default=1600, help="with --adapt: patches per epoch (default 1600)")
+    d = AdaptSpec()
+    p.add_argument("--adapt-epochs", type=int, default=d.epochs, help=f"with --adapt: epochs (default {d.epochs})")
+    p.add_argument("--adapt-patches", type=int, default=d.patches,
+                   help=f"with --adapt: patches per epoch (default {d.patches})")
     a = p.parse_args()
     try:
         run(a.segy, a.dir, a.model, a.workers, a.scheduler, a.inline_byte, a.crossline_byte, a.direction,

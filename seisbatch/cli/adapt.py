@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 
-from .errors import SeisbatchError
+from .. import progress
+from ..adapt_spec import LOSSES, WARMUP_STEPS, AdaptSpec
+from ..errors import SeisbatchError
+from .common import client_args, client_kwargs
 
 
-def add_parser(sub, client_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub) -> None:
+    d = AdaptSpec()  # the defaults, in one place
     a = sub.add_parser("adapt", help="fine-tune the denoiser on a noisy survey itself, without clean data",
                        description="Fine-tune the DnCNN on the store's own noisy amplitude with a self-supervised loss, "
                                    "so that it fits the survey's sampling, bandwidth, geology and noise. Patches are "
@@ -22,27 +25,33 @@ def add_parser(sub, client_args: Callable[[argparse.ArgumentParser], None]) -> N
     a.add_argument("store", help="seisbatch Zarr store to adapt to (its noisy amplitude)")
     a.add_argument("--out", required=True, help="model file to write (.keras)")
     a.add_argument("--model", default=None, help="model to start from (default: the shipped pretrained model)")
-    a.add_argument("--loss", default="recorrupted", choices=["recorrupted", "blind-spot", "blind-trace"],
-                   help="recorrupted (default): Recorrupted-to-Recorrupted pairs with the noise level from the base "
+    a.add_argument("--loss", default=d.loss, choices=LOSSES,
+                   help=f"default {d.loss}. recorrupted: Recorrupted-to-Recorrupted pairs with the noise level from the base "
                         "model; blind-spot: masked samples predicted from their context (Noise2Void); blind-trace: "
                         "masked traces, for noise correlated along a trace")
-    a.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
-    a.add_argument("--patches", type=int, default=1600,
-                   help="64x64 patches sampled from the store, each used once per epoch (default 1600: 100 steps of 16)")
-    a.add_argument("--batch-size", type=int, default=16, help="patches per step (default 16)")
-    a.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    a.add_argument("--alpha", type=float, default=0.5, help="recorrupted: recorruption strength (default 0.5)")
+    a.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    a.add_argument("--patches", type=int, default=d.patches,
+                   help="64x64 patches (smaller where the sections are) sampled from the store, each used once per "
+                        f"epoch (default {d.patches}: {d.patches // d.batch_size} steps of {d.batch_size})")
+    a.add_argument("--batch-size", type=int, default=d.batch_size, help=f"patches per step (default {d.batch_size})")
+    a.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                   help=f"Adam's peak learning rate (default {d.learning_rate:g})")
+    a.add_argument("--schedule", default=d.schedule, choices=["cosine", "constant"],
+                   help=f"default {d.schedule}. cosine: the rate rises over the first {WARMUP_STEPS} steps (5%% where "
+                        "that is more), then falls to zero along a cosine over all epochs (so --resume cannot add "
+                        "epochs); constant: --learning-rate throughout")
+    a.add_argument("--alpha", type=float, default=d.alpha, help=f"recorrupted: recorruption strength (default {d.alpha:g})")
     a.add_argument("--sigma", type=float, default=None,
                    help="recorrupted: noise standard deviation in the survey's scaled units (default: that of what "
                         "the base model removes)")
-    a.add_argument("--spectrum", default="estimated", choices=["estimated", "white"],
-                   help="recorrupted: colour the recorruption along time like the noise the base model removes "
-                        "(default; needed for band-limited noise) or keep it white")
-    a.add_argument("--mask-fraction", type=float, default=0.02,
-                   help="blind-spot: share of samples masked; blind-trace: share of traces masked (default 0.02)")
-    a.add_argument("--direction", default="inline", choices=["inline", "crossline"],
-                   help="sections of a 3D store to learn from, as `denoise --direction` (default inline)")
-    a.add_argument("--seed", type=int, default=0, help="seed of the patches, masks and noise (default 0)")
+    a.add_argument("--spectrum", default=d.spectrum, choices=["estimated", "white"],
+                   help=f"default {d.spectrum}. recorrupted: colour the recorruption along time like the noise the "
+                        "base model removes (estimated; needed for band-limited noise) or keep it white")
+    a.add_argument("--mask-fraction", type=float, default=d.mask_fraction,
+                   help=f"blind-spot: share of samples masked; blind-trace: share of traces masked (default {d.mask_fraction:g})")
+    a.add_argument("--direction", default=d.direction, choices=["inline", "crossline"],
+                   help=f"sections of a 3D store to learn from, as `denoise --direction` (default {d.direction})")
+    a.add_argument("--seed", type=int, default=d.seed, help=f"seed of the patches, masks and noise (default {d.seed})")
     a.add_argument("--resume", action="store_true", help="continue from the checkpoint beside --out")
     a.add_argument("--overwrite", action="store_true", help="start again, replacing an existing model or checkpoint")
     a.add_argument("--quiet", action="store_true", help="no progress display")
@@ -51,18 +60,17 @@ def add_parser(sub, client_args: Callable[[argparse.ArgumentParser], None]) -> N
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    from . import engine, patches, store
-    from .cli import _client_kwargs, _progress
+    from .. import engine, patches, store
 
     if not args.out.endswith(".keras"):
         raise SeisbatchError(args.out, "the adapted model is saved in Keras format: give a path ending in .keras")
     if args.model is not None and not os.path.isfile(args.model):
         raise SeisbatchError(args.model, "model file not found")
-    from . import adapt
+    from .. import adapt
 
     try:
-        spec = adapt.AdaptSpec(loss=args.loss, epochs=args.epochs, patches=args.patches, batch_size=args.batch_size,
-                               learning_rate=args.learning_rate, alpha=args.alpha, sigma=args.sigma, spectrum=args.spectrum,
+        spec = AdaptSpec(loss=args.loss, epochs=args.epochs, patches=args.patches, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate, schedule=args.schedule, alpha=args.alpha, sigma=args.sigma, spectrum=args.spectrum,
                                mask_fraction=args.mask_fraction, seed=args.seed, direction=args.direction)
     except ValueError as exc:
         raise SeisbatchError(args.store, str(exc)) from None
@@ -72,11 +80,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
             if os.path.exists(p):
                 raise SeisbatchError(p, "exists (use --resume to continue or --overwrite to start again)")
     store.open_complete(args.store)  # before any cluster starts
-    with engine.dask_client(**_client_kwargs(args)) as client:
-        update, close = _progress("sample patches", args.quiet)
+    with engine.dask_client(**client_kwargs(args)) as client:
+        update, close = progress.bar("sample patches", args.quiet)
         data, scale = patches.sample(args.store, spec.patches, spec.seed, spec.direction, client, update)
         close()
-    from . import devices
+    from .. import devices
 
     devices.start_backend()
     info = {"store": os.path.abspath(args.store) if not store.is_url(args.store) else args.store, "scale": scale}

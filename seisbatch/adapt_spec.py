@@ -1,0 +1,44 @@
+"""Settings of ``seisbatch adapt``, in one place: the CLI takes its defaults from here, and this
+module imports no Keras, so ``seisbatch --help`` stays quick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOSSES = ("recorrupted", "blind-spot", "blind-trace")
+WARMUP_STEPS = 20
+
+
+@dataclass(frozen=True)
+class AdaptSpec:
+    """Settings of an adaptation; every field is a ``seisbatch adapt`` option."""
+
+    loss: str = "recorrupted"
+    epochs: int = 4
+    patches: int = 1600  # per epoch: 100 steps of 16
+    batch_size: int = 16
+    learning_rate: float = 3e-4  # Adam, the peak of the schedule
+    schedule: str = "cosine"  # warm-up then cosine decay over all epochs, or "constant"
+    alpha: float = 0.5  # recorrupted: strength of the recorruption
+    sigma: float | None = None  # recorrupted: noise std in scaled units (None: from the base model)
+    spectrum: str = "estimated"  # recorrupted: z coloured like the removed noise ("estimated") or "white"
+    mask_fraction: float = 0.02  # blind-spot: share of samples masked; blind-trace: share of traces
+    seed: int = 0
+    direction: str = "inline"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} ({', '.join(LOSSES)})")
+        for name in ("epochs", "patches", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if not self.learning_rate > 0 or not self.alpha > 0 or (self.sigma is not None and not self.sigma > 0):
+            raise ValueError("learning rate, alpha and sigma must be positive")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be cosine or constant, not {self.schedule!r}")
+        if self.spectrum not in ("estimated", "white"):
+            raise ValueError(f"spectrum must be estimated or white, not {self.spectrum!r}")
+        if not 0 < self.mask_fraction <= 0.5:
+            raise ValueError(f"mask fraction must lie in (0, 0.5], not {self.mask_fraction}")
+        if self.direction not in ("inline", "crossline"):
+            raise ValueError(f"direction must be inline or crossline, not {self.direction!r}")

@@ -1,0 +1,85 @@
+"""Pieces every command shares: the cluster options, batch outputs, counted nouns."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import SeisbatchError, as_os_error
+
+
+GEOMETRY_HELP = (
+    "survey geometry: auto (detect), 3d (inline x crossline grid), 2d (a line, stored as trace x "
+    "sample), traces (pre-stack or unsorted, file order)"
+)
+
+
+def count(n: int, noun: str) -> str:
+    """'1 block', '2 blocks'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def client_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--workers", type=int, default=None,
+                   help="worker processes of the embedded local cluster (default: setting seisbatch.workers, else one "
+                        "per CPU core, at most 8)")
+    g.add_argument("--scheduler", default=None,
+                   help="address (tcp://host:port) or scheduler-file of an existing Dask cluster to use "
+                        "instead of starting a local one (default: setting seisbatch.scheduler, unset)")
+
+
+def client_kwargs(args: argparse.Namespace) -> dict:
+    from .. import engine
+
+    kw = {"scheduler": args.scheduler, "workers": args.workers or engine.default_workers()}
+    if getattr(args, "gpu", False):
+        kw["gpu"] = True
+    return kw
+
+
+def batch_outputs(inputs: list[str], output: str, suffix: str) -> list[tuple[str, str]]:
+    """(input, output) pairs: one input writes ``output`` itself; several write NAME``suffix`` each
+    (NAME: the input's file name without its extension) into the directory ``output``, made if
+    missing. Every input must exist and no two may share a NAME; checked before any work."""
+    from .. import store
+
+    inputs = list(dict.fromkeys(inputs))  # each once, in the order given
+    if len(inputs) == 1:
+        return [(inputs[0], output)]
+    for path in inputs:
+        if not store.is_url(path) and not os.path.exists(path):
+            raise SeisbatchError(path, "no such file")
+    names: dict[str, str] = {}
+    for path in inputs:
+        name = os.path.splitext(os.path.basename(path.rstrip("/")))[0]
+        if name in names:
+            raise SeisbatchError(path, f"has the same name as {names[name]}: their outputs would be one "
+                                       f"({name}{suffix}); convert or export them in separate commands")
+        names[name] = path
+    if store.is_url(output):
+        return [(path, f"{output.rstrip('/')}/{name}{suffix}") for name, path in names.items()]
+    if os.path.exists(output) and (not os.path.isdir(output) or store.is_zarr_dir(output)):
+        raise SeisbatchError(output, f"with {len(inputs)} inputs the last argument is a directory for their outputs, "
+                                     "and this is a file or a Zarr store")
+    os.makedirs(output, exist_ok=True)
+    return [(path, os.path.join(output, name + suffix)) for name, path in names.items()]
+
+
+@contextmanager
+def naming(path: str) -> Iterator[None]:
+    """An operating-system error raised inside (disk full, permission denied, often on a worker)
+    names ``path`` when it names no file itself, so ``main`` can say where it happened."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        os_exc = as_os_error(exc)  # zarrs reports these as RuntimeError
+        if os_exc is None:
+            raise
+        if not os_exc.filename:
+            os_exc.filename = path
+        if os_exc is exc:
+            raise
+        raise os_exc from exc

@@ -1,0 +1,119 @@
+"""``seisbatch denoise``: the settings resolved into one DenoiseSpec, then each store denoised on one cluster."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from .. import progress
+from ..errors import SeisbatchError
+from .common import client_args, client_kwargs, count, naming
+
+
+def add_parser(sub) -> None:
+    n = sub.add_parser("denoise", help="denoise a store with the DnCNN on a Dask cluster",
+                       description="Denoise the amplitude of a store in overlapping 2D tiles on Dask workers that each "
+                                   "hold the model, and write the result as a new array in the same store (the input is "
+                                   "never written). An interrupted run continues where it stopped when started again. "
+                                   "Several stores (the lines of a 2D survey) are denoised one after the other on one "
+                                   "cluster, whose workers load the model once. "
+                                   "The defaults below are the shipped settings; `seisbatch config` shows the ones in "
+                                   "effect (Dask config files and DASK_SEISBATCH__DENOISE__* variables change them).")
+    n.add_argument("store", nargs="+", metavar="STORE",
+                   help="seisbatch Zarr store(s) (from `seisbatch convert`); each is checked before any work starts")
+    n.add_argument("--method", default=None, choices=["dncnn", "fx"],
+                   help="dncnn: the model (default); fx: f-x deconvolution (Canales 1984), the classical baseline, "
+                        "through the same tiles, tasks and resume, with no model (--fx-* options)")
+    n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
+    n.add_argument("--output", default=None,
+                   help="name of the output array in the store (default: denoised for dncnn, fxdecon for fx; setting "
+                        "seisbatch.denoise.output): letters, digits, '_' and '-'; a new array or one an earlier denoise "
+                        "wrote, never the store's own arrays")
+    n.add_argument("--fx-filter", type=int, default=None,
+                   help="f-x: prediction filter length in traces, fitted forward and backward (default 4)")
+    n.add_argument("--fx-window", default=None, metavar="TRACES,SAMPLES",
+                   help="f-x: window size in traces and samples, overlapping by half and tapered (default 40,128); "
+                        "longer windows smooth more, shorter ones follow curved events")
+    n.add_argument("--fx-damping", type=float, default=None,
+                   help="f-x: least-squares damping relative to each frequency's power (default 0.01)")
+    n.add_argument("--direction", default=None, choices=["inline", "crossline"],
+                   help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
+    n.add_argument("--tile", default=None, help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
+                   "cut into balanced tiles no larger than this, each read with the halo around it")
+    n.add_argument("--halo", type=int, default=None,
+                   help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
+                        "crop blending exactly equal to whole-section inference); f-x always reads one f-x window "
+                        "around each block, which makes it equal to whole-section f-x")
+    n.add_argument("--blend", default=None, choices=["crop", "taper"],
+                   help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with raised-cosine "
+                        "ramps (seam-free with a halo smaller than the receptive radius). Default crop")
+    n.add_argument("--batch-size", type=int, default=None, help="tiles per model call (default 2; raise it on GPUs)")
+    n.add_argument("--device", default=None, choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+    n.add_argument("--precision", default=None, choices=["float32", "bfloat16", "float16"],
+                   help="compute precision of the model (default float32). Half precision roughly doubles GPU "
+                        "throughput; weights stay float32 and `seisbatch qc` reports the error against float32")
+    n.add_argument("--gpu", action="store_true", help="start one local worker per GPU (dask-cuda's LocalCUDACluster, from "
+                   "the gpu extra) instead of CPU workers; model tasks then run one per GPU")
+    n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
+    n.add_argument("--quiet", action="store_true", help="no progress bar")
+    client_args(n)
+    n.set_defaults(func=cmd_denoise)
+
+
+def _pair(text: str) -> tuple[int, int]:
+    a, _, b = text.partition(",")
+    return int(a), int(b or a)
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .. import denoise, engine, store
+
+    given = {k: getattr(args, k) for k in ("method", "output", "direction", "halo", "blend", "batch_size", "device",
+                                            "precision", "fx_filter", "fx_damping")
+             if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
+    stores = list(dict.fromkeys(args.store))  # each once, in the order given
+    for opt in ("tile", "fx_window"):
+        if getattr(args, opt) is not None:
+            try:
+                given[opt] = _pair(getattr(args, opt))
+            except ValueError:
+                raise SeisbatchError(stores[0], f"--{opt.replace('_', '-')} {getattr(args, opt)!r}: expected TRACES or "
+                                                "TRACES,SAMPLES") from None
+    try:
+        spec = denoise.DenoiseSpec(**given)
+        if spec.method == "fx":
+            spec.fx_spec()
+    except ValueError as exc:
+        raise SeisbatchError(stores[0], str(exc)) from None
+    t0, total = time.perf_counter(), 0
+    with engine.dask_client(**client_kwargs(args)) as client:
+        for path in stores:  # a missing or half-converted store stops the job before any work
+            with naming(path):  # an error names the store it happened in
+                store.open_complete(path)
+        for k, path in enumerate(stores, 1):
+            label = "denoise" if len(stores) == 1 else f"denoise {k}/{len(stores)}"
+            update, close = progress.bar(label, args.quiet)
+            with naming(path):
+                r = denoise.denoise(path, args.model, spec, client=client,
+                                    workers=len(client.scheduler_info()["workers"]), overwrite=args.overwrite,
+                                    progress=update)
+            close()
+            _print_denoised(path, r)
+            total += 0 if r["already_complete"] else r["computed_samples"]
+    if len(stores) > 1:
+        wall = time.perf_counter() - t0
+        print(f"{len(stores)} stores in {wall:.1f} s, {total / wall:,.0f} samples/s computed")
+    return 0
+
+
+def _print_denoised(path: str, r: dict) -> None:
+    if r["already_complete"]:
+        what = "these parameters" if r.get("method") == "fx" else "this model and these parameters"
+        print(f"{path}: array {r['output']!r} is already complete with {what}")
+        return
+    resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
+    print(f"denoised {path} -> array {r['output']!r}: {count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "
+          f"{count(r['tiles'], 'tile')}, {r['samples']:,} samples")
+    how = (f"f-x deconvolution, halo {r['halo']}" if r.get("method") == "fx" else
+           f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
+    print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {count(r['workers'], 'worker')}; {how}")

@@ -1,0 +1,54 @@
+"""An HDF5 dataset (2D or 3D) as a source: the store template and the block task; all-zero traces
+are dead."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import geometry, hdf5_source, stats, store
+from ..errors import SeisbatchError
+from . import Template, mask_and_log
+
+
+def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], run: str) -> np.ndarray:
+    """Worker: copy one grid block of an HDF5 volume into the store (all-zero traces are dead);
+    returns its row of the block log."""
+    v = hdf5_source.Hdf5Volume(**vol)
+    data = hdf5_source.read_block(v, block)
+    live = np.any(data != 0, axis=-1)
+    if live.any():  # an all-zero block keeps the fill value: nothing to write
+        store.writable(path, "amplitude", run)[block] = data
+    return mask_and_log(path, index, block, live, stats.block_stats(data[live]), run)
+
+
+def template(src: str, vol: hdf5_source.Hdf5Volume, *, sample_interval: float, sample_units: str,
+             chunks: tuple[int, ...] | None, compression: str) -> Template:
+    """The store of an opened HDF5 volume: its axes numbered from 0, no headers."""
+    shape = vol.store_shape
+    dims = vol.dims
+    chunks = chunks or store.default_chunks(dims, shape[-1])
+    if len(chunks) != len(shape):
+        raise SeisbatchError(src, f"--chunks needs {len(shape)} sizes for this dataset")
+    axes_values = {d: np.arange(n, dtype=np.int64) for d, n in zip(dims, shape[:-1])}
+    source = dict(store.source_id(src), format="hdf5", dataset=vol.dataset, axes=list(vol.axes))
+    options = {"chunks": list(chunks), "sample_interval": sample_interval, "sample_units": sample_units,
+               "compression": compression}
+    kind = "3d" if len(dims) == 2 else "2d"
+    attrs = {
+        "geometry": {"kind": kind, "dims": list(dims), "notes": []},
+        "source": source,
+        "sample_interval": sample_interval,
+        "sample_units": sample_units,
+        "convert_options": options,
+    }
+    blocks = geometry.plan_blocks(shape[:-1], chunks[:-1])
+    vol_dict = {"path": vol.path, "dataset": vol.dataset, "shape": vol.shape, "axes": vol.axes}
+    n = int(np.prod(shape[:-1]))
+    create = dict(dims=dims, axes=axes_values, samples=sample_interval * np.arange(shape[-1]), sample_units=sample_units,
+                  chunks=chunks, attrs=attrs, with_headers=False, with_raw_samples=None, n_file_traces=n,
+                  compression=compression)
+    return Template(
+        source=source, options=options, create=create, trace_order=np.arange(n, dtype=np.int64), blocks=blocks,
+        task=hdf5_block_task, task_args=lambda dst, run: [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
+        summary={"geometry": kind, "shape": list(shape), "traces": n, "notes": []},
+    )

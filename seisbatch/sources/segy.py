@@ -1,0 +1,153 @@
+"""SEG-Y as a source: the header scan (shared by the workers for large files), the geometry, the
+store template with every header kept, and the block task that copies traces into the grid."""
+
+from __future__ import annotations
+
+import numpy as np
+from distributed import Client
+
+from .. import config, engine, geometry, segy_reader, stats, store
+from ..segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_SCALCO, decode, lossy_rows
+from ..errors import SeisbatchError
+from . import Template, mask_and_log
+
+
+def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool,
+                    run: str) -> np.ndarray:
+    """Worker: read the file traces of one grid block, write it into the store, then log it done;
+    returns its row of the log."""
+    lay = segy_reader.SegyLayout(**layout)
+    live = g2f >= 0
+    order = g2f[live]
+    if np.all(np.diff(order) > 0):  # file order already matches grid order: no reordering copy
+        records = segy_reader.read_selected(lay, order)
+    else:
+        sort = np.argsort(order, kind="stable")
+        records = segy_reader.read_selected(lay, order[sort])
+        unsort = np.empty_like(sort)
+        unsort[sort] = np.arange(len(sort))
+        records = records[unsort]  # back to the block's grid order
+    values = decode(records["samples"], lay.format)
+    grid = g2f.shape
+    if live.all():
+        amp = values.reshape(grid + (lay.n_samples,))
+        hdr = records["header"].reshape(grid + (store.HEADER_BYTES,))
+    else:
+        amp = np.zeros(grid + (lay.n_samples,), dtype=np.float32)
+        amp[live] = values
+        hdr = np.zeros(grid + (store.HEADER_BYTES,), dtype=np.uint8)
+        hdr[live] = records["header"]
+    if live.any():  # a block without traces keeps the fill values: nothing to write
+        store.writable(path, "amplitude", run)[block] = amp
+        store.writable(path, "raw_headers", run)[block] = hdr
+    n_raw = 0
+    if keep_raw:
+        lossy = lossy_rows(records["samples"], values, lay.format, lay.endian)
+        n_raw = int(lossy.sum())
+        if n_raw:
+            raw = store.writable(path, "raw_samples", run)
+            bits = np.zeros(amp.shape, dtype=raw.dtype)
+            bits[live] = records["samples"].astype(raw.dtype)
+            raw[block] = bits
+            flags = np.zeros(grid, dtype=bool)
+            flags[live] = lossy
+            store.writable(path, "raw_trace", run)[block] = flags
+    return mask_and_log(path, index, block, live, dict(stats.block_stats(values), raw_traces=n_raw), run)
+
+
+def header_piece_task(layout: dict, bytes_: list[int], start: int, stop: int) -> dict[int, np.ndarray]:
+    """Worker: the header fields of file traces ``start``..``stop``."""
+    return segy_reader.read_header_fields(segy_reader.SegyLayout(**layout), bytes_, start=start, stop=stop)
+
+
+def plan_scan(n_traces: int, trace_bytes: int, n_workers: int, piece_mb: float) -> list[tuple[int, int]]:
+    """Trace ranges for the header scan: one per worker, each at most ``piece_mb`` MiB of file and at
+    least 32 MiB (smaller pieces cost more in task overhead than they save); a single range means
+    the client scans the file itself."""
+    size = n_traces * trace_bytes
+    piece = min(piece_mb * 2**20, max(32 * 2**20, size / max(n_workers, 1)))
+    per = max(1, int(piece // trace_bytes))
+    return [(a, min(a + per, n_traces)) for a in range(0, n_traces, per)] or [(0, 0)]
+
+
+def scan_header_fields(c: Client, layout: segy_reader.SegyLayout, bytes_: list[int],
+                       progress: engine.Progress | None = None) -> dict[int, np.ndarray]:
+    """Header fields of every trace, read by the cluster's workers in pieces (setting
+    ``seisbatch.convert.scan-piece-mb``) when the file is large enough to share: for a survey of
+    hundreds of GB the pass over every header is a read of the whole file, which one client would
+    do alone, silently, before any block starts."""
+    pieces = plan_scan(layout.n_traces, layout.trace_bytes, len(c.scheduler_info().get("workers", {})),
+                       float(config.get("convert.scan-piece-mb")))
+    if len(pieces) == 1:
+        return segy_reader.read_header_fields(layout, bytes_)
+    parts = engine.run_tasks(c, header_piece_task, [(layout.to_dict(), bytes_, a, b) for a, b in pieces], progress)
+    return {b: np.concatenate([p[b] for p in parts]) for b in bytes_}
+
+
+def trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
+                  il_byte: int, xl_byte: int) -> dict[str, np.ndarray]:
+    """cdp_x/cdp_y (scaled) on the grid, and for trace-ordered data the header line numbers."""
+    size = int(np.prod(geom.grid_shape))
+    scale = segy_reader.coordinate_scalar(fields[TH_SCALCO])
+    out: dict[str, np.ndarray] = {}
+    for name, byte in (("cdp_x", TH_CDP_X), ("cdp_y", TH_CDP_Y)):
+        v = np.full(size, np.nan)
+        v[geom.grid_index] = fields[byte] * scale
+        out[name] = v.reshape(geom.grid_shape)
+    if geom.kind != "3d":
+        for name, byte in (("inline_number", il_byte), ("crossline_number", xl_byte)):
+            out[name] = fields[byte].astype(np.int32)
+    return out
+
+
+def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte: int, crossline_byte: int,
+             geometry_kind: str, chunks: tuple[int, ...] | None, sample_units: str, compression: str,
+             scan_progress: engine.Progress | None = None) -> Template:
+    """Scan the headers (on the cluster's workers when the file is large), detect the geometry and
+    describe the store: every header is kept, and the raw samples of formats float32 cannot hold
+    exactly."""
+    wanted = sorted({inline_byte, crossline_byte, TH_CDP_X, TH_CDP_Y, TH_SCALCO})
+    fields = scan_header_fields(c, layout, wanted, scan_progress)
+    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
+    text, binary, ext = segy_reader.read_file_header(layout)
+    ns = layout.n_samples
+    chunks = chunks or store.default_chunks(geom.dims, ns)
+    if len(chunks) != len(geom.dims) + 1:
+        raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
+    keep_raw = layout.format not in EXACT_IN_FLOAT32
+    dt_ms = layout.sample_interval_us / 1000.0
+    source = dict(store.source_id(src), format="segy")
+    options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
+               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
+               "compression": compression}
+    attrs = {
+        "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
+                     "inline_byte": inline_byte, "crossline_byte": crossline_byte},
+        "source": source,
+        "segy": {
+            **layout.to_dict(),
+            "format_name": SAMPLE_FORMATS[layout.format][1],
+            "text_header": store.b64(text),
+            "binary_header": store.b64(binary),
+            "ext_headers": [store.b64(e) for e in ext],
+        },
+        "sample_interval": dt_ms,
+        "sample_units": sample_units,
+        "convert_options": options,
+    }
+    g2f = geometry.grid_to_file(geom.grid_index, geom.grid_shape)
+    blocks = geometry.plan_blocks(geom.grid_shape, chunks[:-1])
+    create = dict(dims=geom.dims, axes=geom.axes, samples=layout.delay_ms + dt_ms * np.arange(ns),
+                  sample_units=sample_units, chunks=chunks, attrs=attrs, with_headers=True,
+                  with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
+                  n_file_traces=layout.n_traces,
+                  trace_coords=trace_coords(layout, geom, fields, inline_byte, crossline_byte), compression=compression)
+    lay = layout.to_dict()
+    return Template(
+        source=source, options=options, create=create, trace_order=geom.grid_index, blocks=blocks,
+        task=segy_block_task,
+        task_args=lambda dst, run: [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)],
+        summary={"geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
+                 "notes": geom.notes},
+        raw_traces=True,
+    )
