@@ -188,7 +188,7 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     live = np.asarray(mask[region[:-1]])
     out[~live] = 0.0
     zarr.open_array(store=store_path, path=spec["output"], mode="r+")[region] = out
-    zarr.open_array(store=store_path, path=spec["output"] + "_done", mode="r+")[index] = 1
+    store.mark_done(store_path, spec["output"], index)
     return int(out.size)
 
 
@@ -216,7 +216,7 @@ def fx_task(store_path: str, plan_dict: dict, index: int, output: str, fx_settin
     out[bad] = 0.0
     out[~np.asarray(mask[region[:-1]])] = 0.0
     zarr.open_array(store=store_path, path=output, mode="r+")[region] = out
-    zarr.open_array(store=store_path, path=output + "_done", mode="r+")[index] = 1
+    store.mark_done(store_path, output, index)
     return int(out.size)
 
 
@@ -230,7 +230,7 @@ def _check_output_name(path: str, name: str) -> None:
     never one of the store's own arrays (the input is never written), and never a path."""
     if not _OUTPUT_NAME.match(name):
         raise SeisbatchError(path, f"output name {name!r}: use letters, digits, '_' and '-', starting with a letter")
-    if name in _RESERVED or name.endswith("_done"):
+    if name in _RESERVED or name.endswith(store.DONE_SUFFIX):
         raise SeisbatchError(path, f"output name {name!r} is reserved (the input is never written)")
     live = zarr.open_group(path, mode="r", use_consolidated=False)  # arrays added since consolidation too
     if name in live and "model_digest" not in dict(live[name].attrs.get("seisbatch", {})):
@@ -243,9 +243,7 @@ def _create_output(root: zarr.Group, name: str, n_tasks: int, attrs: dict) -> No
     root.create_array(name, shape=amp.shape, chunks=amp.chunks, dtype="float32", fill_value=0.0,
                       dimension_names=list(amp.metadata.dimension_names), compressors=amp.compressors,
                       attributes={"long_name": f"{name} amplitude", "seisbatch": attrs}, overwrite=True)
-    root.create_array(name + "_done", shape=(n_tasks,), chunks=(1,), dtype="uint8", fill_value=0,
-                      dimension_names=[name + "_task"], overwrite=True,
-                      attributes={"description": f"1 where the block of {name!r} is written"})
+    store.create_done_flags(root, name, n_tasks)
 
 
 def denoise(
@@ -324,7 +322,7 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
                                      progress, resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
-    flags = zarr.open_array(store=path, path=spec.output + "_done", mode="r")[:]
+    flags = store.read_done_flags(zarr.open_group(path, mode="r", use_consolidated=False), spec.output)
     if not flags.all():
         raise SeisbatchError(path, f"{int((flags == 0).sum())} blocks of {spec.output!r} were not written; run again to finish")
     wall = time.perf_counter() - t0
@@ -359,8 +357,9 @@ def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, 
                                        f"use --overwrite to replace it or --output to write another array")
         if old.get("complete"):
             return None
-        if name + "_done" in root and root[name + "_done"].shape == (n_tasks,):
-            return root[name + "_done"][:]
+        flags = store.read_done_flags(root, name, n_tasks)
+        if flags is not None:
+            return flags
     _create_output(root, name, n_tasks, attrs)
     store.consolidate(path)
     return np.zeros(n_tasks, np.uint8)

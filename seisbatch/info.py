@@ -42,8 +42,8 @@ def describe_store(path: str) -> dict[str, Any]:
         elif own:
             entry["complete"] = bool(own.get("complete", False))
             entry["progress"] = own.get("progress")
-            if name + "_done" in root:  # per-block completion flags: the live count of a running job
-                flags = root[name + "_done"][:]
+            flags = store.read_done_flags(root, name)  # per-block completion flags: a running job's count
+            if flags is not None:
                 entry["progress"] = f"{int(flags.astype(bool).sum())}/{flags.size} blocks"
         arrays[name] = entry
     samples = root["sample"][:]

@@ -62,7 +62,7 @@ def test_both_pipelines_write_the_same_store_and_read_each_others(data_dir, tmp_
 def test_an_unknown_or_missing_pipeline_is_refused_by_name(zarr_python_pipeline, monkeypatch):
     with pytest.raises(SeisbatchError, match="unknown codec pipeline 'fast'"):
         store.use_codec_pipeline("fast")
-    monkeypatch.setattr(store.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(store.codecs.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SeisbatchError, match="zarrs package is not installed"):
         store.use_codec_pipeline("zarrs")
     assert store.use_codec_pipeline("auto") == "zarr"  # auto falls back to zarr-python's own

@@ -1,0 +1,26 @@
+"""The seisbatch Zarr store, by concern: ``layout`` (what a store holds, creating and opening it),
+``progress`` (a conversion's block log, resume and completion), ``paths`` (URLs and output safety)
+and ``codecs`` (compression and the codec pipeline). Everything is importable from here.
+"""
+
+from __future__ import annotations
+
+from ..errors import SeisbatchError
+from .codecs import (  # noqa: F401
+    AMPLITUDE_CODECS, PIPELINES, quiet_foreign_dtypes, use_codec_pipeline, compression_name, amplitude_codec, codec_name,
+)
+from .paths import (  # noqa: F401
+    is_url, url_fs, is_store, _ZARR_MARKERS, is_zarr_dir, prepare_output,
+)
+from .layout import (  # noqa: F401
+    FORMAT_VERSION, HEADER_BYTES, b64, unb64, default_chunks, create, write_trace_order, open_root, meta, open_complete, update_meta, consolidate, source_id, same_source,
+)
+from .progress import (  # noqa: F401
+    BLOCK_LOG, create_block_log, write_block_row, _WRITABLE, writable, read_block_log, unfinished_conversion, finish, DONE_SUFFIX,
+    done_flags_name, create_done_flags, mark_done, read_done_flags,
+)
+
+try:  # every seisbatch process (client or worker) opens its arrays with the chosen pipeline
+    use_codec_pipeline()
+except SeisbatchError:  # an unknown or missing pipeline: said clearly by the CLI and by the writers
+    pass

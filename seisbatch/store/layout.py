@@ -1,0 +1,168 @@
+"""The seisbatch Zarr v3 store's layout: what it holds, creating and opening it.
+
+Layout (MDIO v1 names where they cost nothing), readable by plain ``xarray.open_zarr``:
+
+- ``amplitude``    float32, dims (inline, crossline, sample) or (trace, sample)
+- ``trace_mask``   bool over the trace grid; False where no trace exists (samples are 0)
+- ``raw_headers``  uint8 (..., header_byte=240): every trace header exactly as in the file
+- ``raw_samples``  the file's sample bit patterns, written only for traces whose value does not
+  survive float32 (``raw_trace`` True); empty, and free, for ordinary files
+- ``trace_order``  flat trace-grid index of each file trace, in file order, to write it back
+- coordinates: ``inline``/``crossline`` or ``trace``, ``sample`` (ms or m), ``cdp_x``/``cdp_y``
+
+Root attribute ``seisbatch`` holds the state ("converting" until every block is written, then
+"complete"), geometry, the raw file headers (base64), provenance and amplitude statistics.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .. import __version__, config
+from ..errors import SeisbatchError
+from ..segy_format import TRACE_HEADER_SIZE
+from .codecs import amplitude_codec
+from .paths import is_store
+
+
+FORMAT_VERSION = 1
+
+
+HEADER_BYTES = TRACE_HEADER_SIZE
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+def default_chunks(dims: tuple[str, ...], n_samples: int) -> tuple[int, ...]:
+    """Chunks of ~2 MiB by default: settings ``seisbatch.convert.chunks-3d`` (32, 32, 512) and
+    ``chunks-2d`` (1024, 512, for 2D lines and trace-ordered data); never more samples than a trace has."""
+    c = [int(v) for v in config.get("convert.chunks-3d" if len(dims) == 2 else "convert.chunks-2d")]
+    return tuple(c[:-1]) + (min(n_samples, c[-1]),)
+
+
+def create(
+    path: str,
+    *,
+    dims: tuple[str, ...],
+    axes: dict[str, np.ndarray],
+    samples: np.ndarray,
+    sample_units: str,
+    chunks: tuple[int, ...],
+    attrs: dict[str, Any],
+    with_headers: bool,
+    with_raw_samples: np.dtype | None,
+    n_file_traces: int,
+    trace_coords: dict[str, np.ndarray] | None = None,
+    compression: str | None = None,
+) -> zarr.Group:
+    """Write the metadata-only template of a store; workers then fill chunk-aligned regions."""
+    grid = tuple(len(axes[d]) for d in dims)
+    n_samples = len(samples)
+    root = zarr.open_group(path, mode="w-", zarr_format=3)
+    meta = dict(attrs, state="converting", format_version=FORMAT_VERSION, tool=f"seisbatch {__version__}")
+    root.attrs["seisbatch"] = meta
+    amp_dims = list(dims) + ["sample"]
+    coords = " ".join(sorted((trace_coords or {}).keys()))
+    root.create_array(
+        "amplitude", shape=grid + (n_samples,), chunks=chunks, dtype="float32", fill_value=0.0,
+        dimension_names=amp_dims, compressors=amplitude_codec(compression),
+        attributes={"long_name": "amplitude", "coordinates": coords} if coords else {"long_name": "amplitude"},
+    )
+    grid_chunks = chunks[:-1]
+    root.create_array("trace_mask", shape=grid, chunks=grid_chunks, dtype="bool", fill_value=False, dimension_names=list(dims))
+    if with_headers:
+        root.create_array(
+            "raw_headers", shape=grid + (HEADER_BYTES,), chunks=grid_chunks + (HEADER_BYTES,), dtype="uint8",
+            fill_value=0, dimension_names=list(dims) + ["header_byte"],
+        )
+    if with_raw_samples is not None:
+        root.create_array(
+            "raw_samples", shape=grid + (n_samples,), chunks=chunks, dtype=with_raw_samples, fill_value=0,
+            dimension_names=amp_dims,
+        )
+        root.create_array("raw_trace", shape=grid, chunks=grid_chunks, dtype="bool", fill_value=False, dimension_names=list(dims))
+    root.create_array(
+        "trace_order", shape=(n_file_traces,), chunks=(min(max(n_file_traces, 1), 1 << 20),), dtype="int64",
+        fill_value=-1, dimension_names=["file_trace"],
+    )
+    for d in dims:
+        arr = root.create_array(d, shape=(len(axes[d]),), dtype=axes[d].dtype, dimension_names=[d])
+        arr[:] = axes[d]
+    s = root.create_array("sample", shape=(n_samples,), dtype="float64", dimension_names=["sample"], attributes={"units": sample_units})
+    s[:] = samples
+    side = round((1 << 20) ** (1 / len(grid)))  # ~1M cells per coordinate chunk: few small writes
+    for name, values in (trace_coords or {}).items():
+        chunks_c = tuple(min(n, max(c, side)) for n, c in zip(values.shape, grid_chunks))
+        c = root.create_array(name, shape=values.shape, chunks=chunks_c, dtype=values.dtype, dimension_names=list(dims))
+        c[...] = values
+    return root
+
+
+def write_trace_order(path: str, grid_index: np.ndarray) -> None:
+    zarr.open_array(store=path, path="trace_order", mode="r+")[:] = grid_index
+
+
+def open_root(path: str, mode: str = "r") -> zarr.Group:
+    """Open a seisbatch store, with a clear error if it is not one."""
+    if not is_store(path):
+        raise SeisbatchError(path, "no such store (expected a directory or URL made by `seisbatch convert`)")
+    try:
+        root = zarr.open_group(path, mode=mode)
+    except Exception as exc:  # zarr raises several types for "not a group"
+        raise SeisbatchError(path, f"not a Zarr store: {exc}") from exc
+    if "seisbatch" not in root.attrs:
+        if "apiVersion" in root.attrs:  # MDIO v1 writes its version there
+            raise SeisbatchError(path, f"an MDIO {root.attrs['apiVersion']} store, not a seisbatch store: convert it "
+                                       "with `seisbatch convert STORE.mdio OUT.zarr` first")
+        raise SeisbatchError(path, "not a seisbatch store (no 'seisbatch' attributes): make one with `seisbatch convert`")
+    return root
+
+
+def meta(root: zarr.Group) -> dict:
+    return dict(root.attrs.get("seisbatch", {}))
+
+
+def open_complete(path: str, mode: str = "r") -> zarr.Group:
+    """Open a store that finished converting; a half-converted store is refused."""
+    root = open_root(path, mode)
+    state = meta(root).get("state", "complete")
+    if state != "complete":
+        raise SeisbatchError(path, f"store is incomplete (state {state!r}): the conversion did not finish; convert again")
+    return root
+
+
+def update_meta(path: str, **changes: Any) -> None:
+    root = zarr.open_group(path, mode="r+")
+    m = meta(root)
+    m.update(changes)
+    root.attrs["seisbatch"] = m
+
+
+def consolidate(path: str) -> None:
+    """Consolidated metadata lets xarray open the store with one read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(path)
+
+
+def source_id(src: str) -> dict:
+    """What identifies an input file as it is now: its absolute path, size and modification time."""
+    st = os.stat(src)
+    return {"path": os.path.abspath(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def same_source(recorded: dict, source: dict) -> bool:
+    """Whether a store's recorded source is the same file, unchanged, as ``source`` (:func:`source_id`)."""
+    return all(recorded.get(k) == source.get(k) for k in ("path", "size", "mtime_ns"))
