@@ -69,10 +69,25 @@ class DenoiseSpec:
     precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
 
     def __post_init__(self) -> None:
+        """Every value checked here, at the boundary, before any cluster starts: a bad one is a
+        one-line error, never a traceback from a worker."""
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r} ({' or '.join(METHODS)})")
         if not self.output:
             object.__setattr__(self, "output", DEFAULT_OUTPUT[self.method])
+        choices = {"direction": ("inline", "crossline"), "blend": ("crop", "taper"), "device": ("auto", "cpu", "gpu"),
+                   "precision": PRECISIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}")
+        if len(self.tile) != 2 or min(self.tile) < 1:
+            raise ValueError(f"tile must be two positive sizes TRACES,SAMPLES, not {','.join(map(str, self.tile))}")
+        if self.halo is not None and self.halo < 0:
+            raise ValueError(f"halo must not be negative, not {self.halo}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
+        if self.method == "fx":
+            self.fx_spec()  # checked by FxSpec
 
     def fx_spec(self) -> fx.FxSpec:
         """The f-x settings of a ``method="fx"`` run (checked by :class:`fx.FxSpec`)."""
@@ -173,17 +188,11 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
     mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
     read = p.region(task, read=True)
-    block = np.asarray(amp[read], dtype=np.float32) * np.float32(scale)
-    bad = ~np.isfinite(block)
-    has_bad = bool(bad.any())
-    if has_bad:
-        block[bad] = 0.0
     model = get_worker().plugins[PLUGIN].model(digest)
-    out = tiling.denoise_block(block, p, task, lambda b: dncnn.predict(model, b, spec["batch_size"]),
-                               spec["blend"], spec["batch_size"])
-    out /= np.float32(scale)
+    out, bad = tiling.infer(amp[read], scale, lambda b: tiling.denoise_block(
+        b, p, task, lambda tiles: dncnn.predict(model, tiles, spec["batch_size"]), spec["blend"], spec["batch_size"]))
     region = p.region(task)
-    if has_bad:
+    if bad.any():
         out[bad[tiling.within(region, read, amp.shape)]] = 0.0
     live = np.asarray(mask[region[:-1]])
     out[~live] = 0.0
@@ -264,15 +273,6 @@ def denoise(
     model_path = os.path.abspath(model_path or default_model_path())
     root = store.open_complete(path)
     _check_output_name(path, spec.output)
-    if spec.method == "fx":
-        try:
-            spec.fx_spec()
-        except ValueError as exc:
-            raise SeisbatchError(path, str(exc)) from None
-    if (spec.blend not in ("crop", "taper") or spec.direction not in ("inline", "crossline")
-            or spec.device not in ("auto", "cpu", "gpu") or spec.precision not in PRECISIONS):
-        raise SeisbatchError(path, f"invalid options: blend {spec.blend!r}, direction {spec.direction!r}, "
-                                   f"device {spec.device!r}, precision {spec.precision!r}")
     meta = store.meta(root)
     scale = stats.scale_factor(meta.get("stats") or {})
     with locking.store_lock(path):  # one writer per store; released even if this process is killed

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -120,8 +121,8 @@ def _pieces(n: int, chunk: int, k: int) -> list[Range]:
 def plan(
     shape: tuple[int, ...],
     chunks: tuple[int, ...],
-    tile: tuple[int, int] = (256, 512),
-    halo: int = 17,
+    tile: tuple[int, int],
+    halo: int,
     direction: str = "inline",
     max_task_samples: int = 1 << 25,
     min_tasks: int = 1,
@@ -223,3 +224,17 @@ def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: st
         acc[:, c0:c1, d0:d1] /= wsum[:, c0:c1, d0:d1]
     core = acc[:, c0:c1, d0:d1]
     return np.moveaxis(core, (0, 1), (sa, ta)) if sa is not None else core[0]
+
+
+def infer(window: np.ndarray, scale: float, predict: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The model's view of one window, as ``denoise`` and ``qc`` both run it: scaled by the survey's
+    scale, non-finite samples set to 0 (one bad sample must not spread over the receptive field),
+    ``predict``, then unscaled. Returns the output and the mask of the non-finite input samples,
+    which the caller sets to 0 in the output once cropped."""
+    block = np.asarray(window, dtype=np.float32) * np.float32(scale)
+    bad = ~np.isfinite(block)
+    if bad.any():
+        block[bad] = 0.0
+    out = predict(block)
+    out /= np.float32(scale)
+    return out, bad

@@ -80,9 +80,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
                 raise SeisbatchError(stores[0], f"--{opt.replace('_', '-')} {getattr(args, opt)!r}: expected TRACES or "
                                                 "TRACES,SAMPLES") from None
     try:
-        spec = denoise.DenoiseSpec(**given)
-        if spec.method == "fx":
-            spec.fx_spec()
+        spec = denoise.DenoiseSpec(**given)  # every value checked, before any cluster starts
     except ValueError as exc:
         raise SeisbatchError(stores[0], str(exc)) from None
     t0, total = time.perf_counter(), 0
