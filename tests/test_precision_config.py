@@ -87,6 +87,18 @@ def test_qc_precision_check_of_a_float32_output_is_exact(noisy, tmp_path, capsys
     assert "bfloat16 inference against float32" in capsys.readouterr().out
 
 
+def test_help_shows_the_defaults_in_effect():
+    from seisbatch.cli import build_parser
+
+    def denoise_help() -> str:
+        sub = next(a for a in build_parser()._actions if a.dest == "command")
+        return " ".join(sub.choices["denoise"].format_help().split())
+
+    assert "tiles per model call (default 2;" in denoise_help() and "(default 512,1024)" in denoise_help()
+    with dask.config.set({"seisbatch.denoise.batch-size": 16, "seisbatch.denoise.tile": [128, 256]}):
+        assert "tiles per model call (default 16;" in denoise_help() and "(default 128,256)" in denoise_help()
+
+
 def test_denoise_defaults_come_from_the_settings():
     spec = denoise.DenoiseSpec()
     assert spec.tile == (512, 1024) and spec.batch_size == 2 and spec.precision == "float32" and spec.halo is None

@@ -10,7 +10,16 @@ from ..errors import SeisbatchError
 from .common import client_args, client_kwargs, count, naming
 
 
+def _csv(v) -> str:
+    return ",".join(map(str, v))
+
+
 def add_parser(sub) -> None:
+    from .. import config
+
+    def d(key: str):  # the settings in effect: --help shows what a run would use
+        return config.get(f"denoise.{key}")
+
     n = sub.add_parser("denoise", help="denoise a store with the DnCNN on a Dask cluster",
                        description="Denoise the amplitude of a store in overlapping 2D tiles on Dask workers that each "
                                    "hold the model, and write the result as a new array in the same store (the input is "
@@ -22,7 +31,7 @@ def add_parser(sub) -> None:
     n.add_argument("store", nargs="+", metavar="STORE",
                    help="seisbatch Zarr store(s) (from `seisbatch convert`); each is checked before any work starts")
     n.add_argument("--method", default=None, choices=["dncnn", "fx"],
-                   help="dncnn: the model (default); fx: f-x deconvolution (Canales 1984), the classical baseline, "
+                   help=f"default {d('method')}. dncnn: the model; fx: f-x deconvolution (Canales 1984), the classical baseline, "
                         "through the same tiles, tasks and resume, with no model (--fx-* options)")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
     n.add_argument("--output", default=None,
@@ -30,15 +39,16 @@ def add_parser(sub) -> None:
                         "seisbatch.denoise.output): letters, digits, '_' and '-'; a new array or one an earlier denoise "
                         "wrote, never the store's own arrays")
     n.add_argument("--fx-filter", type=int, default=None,
-                   help="f-x: prediction filter length in traces, fitted forward and backward (default 4)")
+                   help=f"f-x: prediction filter length in traces, fitted forward and backward (default {d('fx-filter')})")
     n.add_argument("--fx-window", default=None, metavar="TRACES,SAMPLES",
-                   help="f-x: window size in traces and samples, overlapping by half and tapered (default 40,128); "
+                   help="f-x: window size in traces and samples, overlapping by half and tapered "
+                        f"(default {_csv(d('fx-window'))}); "
                         "longer windows smooth more, shorter ones follow curved events")
     n.add_argument("--fx-damping", type=float, default=None,
-                   help="f-x: least-squares damping relative to each frequency's power (default 0.01)")
+                   help=f"f-x: least-squares damping relative to each frequency's power (default {d('fx-damping'):g})")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
-                   help="sections of a 3D store to denoise (default inline); 2D and pre-stack stores use trace x sample")
-    n.add_argument("--tile", default=None, help="largest tile core TRACES,SAMPLES (default 512,1024); sections are "
+                   help=f"sections of a 3D store to denoise (default {d('direction')}); 2D and pre-stack stores use trace x sample")
+    n.add_argument("--tile", default=None, help=f"largest tile core TRACES,SAMPLES (default {_csv(d('tile'))}); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
                    help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
@@ -46,11 +56,11 @@ def add_parser(sub) -> None:
                         "around each block, which makes it equal to whole-section f-x")
     n.add_argument("--blend", default=None, choices=["crop", "taper"],
                    help="crop: keep each tile's core (exact with the default halo); taper: overlap-add with raised-cosine "
-                        "ramps (seam-free with a halo smaller than the receptive radius). Default crop")
-    n.add_argument("--batch-size", type=int, default=None, help="tiles per model call (default 2; raise it on GPUs)")
-    n.add_argument("--device", default=None, choices=["auto", "cpu", "gpu"], help="where workers run the model (default auto)")
+                        f"ramps (seam-free with a halo smaller than the receptive radius). Default {d('blend')}")
+    n.add_argument("--batch-size", type=int, default=None, help=f"tiles per model call (default {d('batch-size')}; raise it on GPUs)")
+    n.add_argument("--device", default=None, choices=["auto", "cpu", "gpu"], help=f"where workers run the model (default {d('device')})")
     n.add_argument("--precision", default=None, choices=["float32", "bfloat16", "float16"],
-                   help="compute precision of the model (default float32). Half precision roughly doubles GPU "
+                   help=f"compute precision of the model (default {d('precision')}). Half precision roughly doubles GPU "
                         "throughput; weights stay float32 and `seisbatch qc` reports the error against float32")
     n.add_argument("--gpu", action="store_true", help="start one local worker per GPU (dask-cuda's LocalCUDACluster, from "
                    "the gpu extra) instead of CPU workers; model tasks then run one per GPU")
