@@ -26,7 +26,7 @@ def run(workdir: str, workers: int | None = None, quiet: bool = False, print_: C
     synthetic.write_segy(j("survey_clean.sgy"), SPEC, fmt=1)
     print_(f"1/5 synthetic survey {j('survey_noisy.sgy')}: {r['traces']} traces x {SPEC.n_samples} samples, "
            f"IBM float, SNR 5 dB (noise-free truth beside it)")
-    with engine.dask_client(workers=workers or engine.default_workers()) as client:
+    with engine.dask_client(workers=engine.resolve_workers(workers)) as client:
         for name in ("survey", "clean"):
             upd, close = progress_bar(f"convert {name}", quiet)
             src = j("survey_noisy.sgy" if name == "survey" else "survey_clean.sgy")

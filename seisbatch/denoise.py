@@ -282,7 +282,7 @@ def denoise(
 def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale: float, client: Client | None,
          workers: int | None, overwrite: bool, progress: engine.Progress | None, t0: float) -> dict[str, Any]:
     amp = root["amplitude"]
-    n_workers = workers or engine.default_workers()
+    n_workers = engine.resolve_workers(workers)
     with engine.maybe_client(client, workers=n_workers) as c:
         per_host: dict[str, int] = {}
         workers_info = c.scheduler_info()["workers"]

@@ -20,7 +20,18 @@ Progress = Callable[[int, int], None]
 
 def default_workers() -> int:
     """Setting ``seisbatch.workers``, else one per core (at most 8)."""
-    return int(config.get("workers") or max(1, min(os.cpu_count() or 1, 8)))
+    return resolve_workers(None)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """The local workers to start: ``workers``, else setting ``seisbatch.workers``, else one per
+    core (at most 8). The one place this is decided; fewer than one is an error, not a hang."""
+    if workers is None:
+        setting = config.get("workers")
+        workers = int(setting) if setting is not None else max(1, min(os.cpu_count() or 1, 8))
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    return int(workers)
 
 
 def worker_environ() -> dict[str, str]:
@@ -74,10 +85,10 @@ def dask_client(
             cluster = _cuda_cluster()
         else:
             cluster = LocalCluster(
-                n_workers=workers or default_workers(),
+                n_workers=resolve_workers(workers),
                 threads_per_worker=threads_per_worker,
                 processes=processes,
-                dashboard_address=":0",  # a free port: never collide with another cluster
+                dashboard_address=str(config.get("dashboard-address")),  # loopback and a free port by default
                 silence_logs=logging.CRITICAL,
             )
     client = Client(cluster)

@@ -19,7 +19,7 @@ import zarr
 from distributed import Client, LocalCluster
 
 from conftest import sha256, small_model
-from seisbatch import convert, denoise, locking, store, synthetic
+from seisbatch import convert, denoise, engine, locking, store, synthetic
 from seisbatch import model as dncnn
 from seisbatch.cli import main
 from seisbatch.errors import SeisbatchError
@@ -288,3 +288,14 @@ def test_a_torn_block_log_row_counts_as_not_done(tmp_path):
     assert rows[1] is None and rows[2] is None
     np.testing.assert_array_equal(rows[3], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(rows[0], [1.0, 2.0, 0.0])
+
+
+def test_the_embedded_cluster_listens_on_loopback_only():
+    """Scheduler, workers, nannies and the dashboard: nothing reachable from another machine."""
+    import psutil
+
+    with engine.dask_client(workers=1) as client:
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        listening = [c.laddr for p in procs for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert len(listening) >= 4 and {a.ip for a in listening} == {"127.0.0.1"}, listening

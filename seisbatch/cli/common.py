@@ -24,8 +24,8 @@ def count(n: int, noun: str) -> str:
 def client_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster")
     g.add_argument("--workers", type=int, default=None,
-                   help="worker processes of the embedded local cluster (default: setting seisbatch.workers, else one "
-                        "per CPU core, at most 8)")
+                   help="worker processes of the embedded local cluster, at least 1 (default: setting "
+                        "seisbatch.workers, else one per CPU core, at most 8)")
     g.add_argument("--scheduler", default=None,
                    help="address (tcp://host:port) or scheduler-file of an existing Dask cluster to use "
                         "instead of starting a local one (default: setting seisbatch.scheduler, unset)")
@@ -34,7 +34,10 @@ def client_args(p: argparse.ArgumentParser) -> None:
 def client_kwargs(args: argparse.Namespace) -> dict:
     from .. import engine
 
-    kw = {"scheduler": args.scheduler, "workers": args.workers or engine.default_workers()}
+    try:
+        kw = {"scheduler": args.scheduler, "workers": engine.resolve_workers(args.workers)}
+    except ValueError as exc:  # before any cluster starts
+        raise SeisbatchError(None, f"--workers: {exc}") from None
     if getattr(args, "gpu", False):
         kw["gpu"] = True
     return kw
