@@ -2,6 +2,7 @@
 
 A source module (``segy``, ``hdf5``, ``mdio``; a new format adds one) owns, for its format:
 
+- ``describe(path)``: what ``seisbatch info`` says of such an input;
 - ``template(...)``: read what the client needs (headers, geometry) and return a :class:`Template`:
   the store to create, its attributes, the chunk-aligned blocks of the trace grid, and the block
   task with its arguments;
@@ -9,7 +10,8 @@ A source module (``segy``, ``hdf5``, ``mdio``; a new format adds one) owns, for 
   its row of the conversion's block log (:func:`mask_and_log`).
 
 ``seisbatch.convert`` runs every source the same way: client, lock, start or resume, template,
-blocks, statistics, finish. ``info`` describes inputs through the readers the sources use.
+blocks, statistics, finish; ``info`` asks the source to describe the input. :func:`kind` tells
+the formats apart, for both.
 """
 
 from __future__ import annotations

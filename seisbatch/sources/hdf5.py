@@ -3,6 +3,9 @@ are dead."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import h5py
 import numpy as np
 
 from .. import geometry, hdf5_source, stats, store
@@ -52,3 +55,20 @@ def template(src: str, vol: hdf5_source.Hdf5Volume, *, sample_interval: float, s
         task=hdf5_block_task, task_args=lambda dst, run: [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
         summary={"geometry": kind, "shape": list(shape), "traces": n, "notes": []},
     )
+
+
+def describe(path: str) -> dict[str, Any]:
+    """Every dataset of an HDF5 file, its type and, when small, its values' range; patch datasets
+    (the paper's training layout) are named as such."""
+    found = hdf5_source.datasets(path)
+    out = {"kind": "hdf5", "path": path, "datasets": {k: list(v) for k, v in found.items()}}
+    patches = {k: v for k, v in found.items() if hdf5_source.is_patch_layout(v)}
+    if patches:
+        out["patches"] = {k: {"count": v[0], "size": list(v[1:3])} for k, v in patches.items()}
+    with h5py.File(path, "r") as f:
+        out["dtypes"] = {k: str(f[k].dtype) for k in found}
+        for k in found:
+            if len(found[k]) in (2, 3) and 0 < f[k].size <= 1 << 22 and hdf5_source.is_numeric(f[k].dtype):
+                data = np.asarray(f[k], dtype=np.float64)
+                out.setdefault("stats", {})[k] = {"min": float(data.min()), "max": float(data.max()), "rms": float(np.sqrt((data**2).mean()))}
+    return out

@@ -4,6 +4,7 @@ headers MDIO kept (what it did not keep is made up and said), and the block task
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -97,3 +98,18 @@ def template(src: str, vol: mdio_source.MdioVolume, *, chunks: tuple[int, ...] |
         summary={"geometry": attrs["geometry"]["kind"], "shape": list(vol.shape), "traces": n_live, "notes": notes},
         checksum=False,
     )
+
+
+def describe(path: str) -> dict[str, Any]:
+    """What `convert` would take from an MDIO v1 store."""
+    vol = mdio_source.open_volume(path)
+    _, samples, _ = mdio_source.axes(vol)
+    text, binary = mdio_source.file_headers(vol)
+    return {
+        "kind": "mdio", "path": path, "api_version": vol.api_version, "variable": vol.variable,
+        "dims": dict(zip(vol.dims + (vol.sample_dim,), vol.shape)), "chunks": list(vol.chunks),
+        "sample_range": [float(samples[0]), float(samples[-1])] if len(samples) else [],
+        "sample_units": mdio_source.SAMPLE_DIMS[vol.sample_dim],
+        "live_traces": int(mdio_source.read_mask(vol).sum()),
+        "trace_headers": mdio_source.has_headers(vol), "text_header": text is not None, "binary_header": binary is not None,
+    }

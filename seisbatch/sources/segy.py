@@ -3,11 +3,15 @@ store template with every header kept, and the block task that copies traces int
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from distributed import Client
 
 from .. import config, engine, geometry, segy_reader, stats, store
-from ..segy_format import EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_SCALCO, decode, lossy_rows
+from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_CROSSLINE, TH_INLINE, TH_SCALCO,
+                           decode, lossy_rows)
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
 
@@ -151,3 +155,35 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte
                  "notes": geom.notes},
         raw_traces=True,
     )
+
+
+def describe(path: str, inline_byte: int = TH_INLINE, crossline_byte: int = TH_CROSSLINE,
+             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """What ``seisbatch info`` says of a SEG-Y file: layout, geometry, line ranges, textual header;
+    ``progress(traces, total)`` follows the header scan."""
+    layout = segy_reader.scan(path)
+    fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte], progress=progress)
+    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], "auto", path)
+    text, _, _ = segy_reader.read_file_header(layout)
+    return {
+        "kind": "segy",
+        "path": path,
+        "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes},
+        "dims": dict(zip(list(geom.dims) + ["sample"], list(geom.grid_shape) + [layout.n_samples])),
+        "traces": layout.n_traces,
+        "format": f"{layout.format} ({SAMPLE_FORMATS[layout.format][1]})",
+        "endian": layout.endian,
+        "sample_interval": layout.sample_interval_us / 1000.0,
+        "sample_units": "ms",
+        "extended_headers": layout.n_ext_headers,
+        "inline_range": [int(fields[inline_byte].min()), int(fields[inline_byte].max())],
+        "crossline_range": [int(fields[crossline_byte].min()), int(fields[crossline_byte].max())],
+        "text_header": decode_text(text),
+    }
+
+
+def decode_text(raw: bytes) -> str:
+    """Textual header as text: EBCDIC (cp037) unless it is plainly ASCII."""
+    ascii_like = sum(32 <= b < 127 for b in raw) > 0.9 * len(raw)
+    text = raw.decode("ascii", "replace") if ascii_like else raw.decode("cp037", "replace")
+    return "\n".join(text[i : i + 80].rstrip() for i in range(0, len(text), 80))
