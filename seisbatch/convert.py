@@ -13,6 +13,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,67 @@ def file_digest(path: str, chunk: int = 1 << 22) -> str:
         while data := fh.read(chunk):
             h.update(data)
     return h.hexdigest()
+
+
+GEOMETRIES = ("auto", "3d", "2d", "traces")
+SAMPLE_UNITS = ("ms", "m", "ft")
+
+
+@dataclass(frozen=True)
+class ConvertSpec:
+    """The options of ``seisbatch convert``, every value checked when built, before any cluster
+    starts; ``compression`` defaults to the setting, ``checksum`` None means the setting (SEG-Y and
+    HDF5; asking for it on an MDIO store is an error)."""
+
+    chunks: tuple[int, ...] | None = None  # None: settings convert.chunks-3d / chunks-2d
+    compression: str | None = None
+    checksum: bool | None = None
+    geometry: str = "auto"  # SEG-Y
+    endian: str | None = None  # SEG-Y: None detects it
+    inline_byte: int = TH_INLINE
+    crossline_byte: int = TH_CROSSLINE
+    sample_units: str = "ms"
+    dataset: str | None = None  # HDF5
+    axes: str | None = None  # HDF5
+    sample_interval: float = 4.0  # HDF5
+
+    def __post_init__(self) -> None:
+        if self.chunks is not None and (not self.chunks or min(self.chunks) < 1):
+            raise ValueError(f"--chunks sizes must be positive, got {','.join(map(str, self.chunks))}")
+        object.__setattr__(self, "compression", store.compression_name(self.compression))
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {', '.join(GEOMETRIES)}, not {self.geometry!r}")
+        if self.endian not in (None, "big", "little"):
+            raise ValueError(f"endian must be big or little, not {self.endian!r}")
+        for name in ("inline_byte", "crossline_byte"):
+            if not 1 <= getattr(self, name) <= 237:  # a 4-byte field inside the 240-byte trace header
+                raise ValueError(f"--{name.replace('_', '-')} must lie in 1..237, not {getattr(self, name)}")
+        if self.sample_units not in SAMPLE_UNITS:
+            raise ValueError(f"sample units must be one of {', '.join(SAMPLE_UNITS)}, not {self.sample_units!r}")
+        if not self.sample_interval > 0:
+            raise ValueError(f"--sample-interval must be positive, not {self.sample_interval}")
+
+
+def convert(src: str, dst: str, spec: ConvertSpec, *, client: Client | None = None, workers: int | None = None,
+            overwrite: bool = False, progress: engine.Progress | None = None,
+            scan_progress: engine.Progress | None = None) -> dict[str, Any]:
+    """Convert whatever ``src`` is (SEG-Y, HDF5 or MDIO v1, told apart by :func:`sources.kind`)."""
+    from . import sources
+
+    src = os.fspath(src)
+    what = sources.kind(src) if os.path.exists(src) else "segy"  # the SEG-Y reader names a missing file
+    common = dict(client=client, workers=workers, chunks=spec.chunks, overwrite=overwrite, progress=progress,
+                  compression=spec.compression)
+    if what == "mdio":
+        if spec.checksum:
+            raise SeisbatchError(src, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
+        return convert_mdio(src, dst, **common)
+    if what == "hdf5":
+        return convert_hdf5(src, dst, dataset=spec.dataset, axes=spec.axes, sample_interval=spec.sample_interval,
+                            sample_units=spec.sample_units, checksum=spec.checksum, **common)
+    return convert_segy(src, dst, inline_byte=spec.inline_byte, crossline_byte=spec.crossline_byte,
+                        geometry_kind=spec.geometry, endian=spec.endian, sample_units=spec.sample_units,
+                        checksum=spec.checksum, scan_progress=scan_progress, **common)
 
 
 def parse_chunks(text: str | None) -> tuple[int, ...] | None:

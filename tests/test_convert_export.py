@@ -281,3 +281,23 @@ def test_header_scan_shared_by_workers_gives_the_same_store(name, data_dir, tmp_
     export.export_segy(tmp_path / "p.zarr", tmp_path / "p.sgy", client=client)
     assert filecmp.cmp(tmp_path / "p.sgy", src, shallow=False)
 
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--chunks", "0,4,4"], "--chunks sizes must be positive"),
+    (["--inline-byte", "300"], "--inline-byte must lie in 1..237, not 300"),
+    (["--sample-interval", "0"], "--sample-interval must be positive"),
+])
+def test_bad_convert_options_fail_in_one_line_before_any_cluster_starts(tmp_path, capsys, monkeypatch, option, message):
+    from seisbatch import engine
+    from seisbatch.cli import main
+
+    def no_cluster(**kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(engine, "dask_client", no_cluster)
+    sgy = tmp_path / "s.sgy"
+    synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=3, n_crossline=4, n_samples=20))
+    assert main(["convert", str(sgy), str(tmp_path / "s.zarr"), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and not (tmp_path / "s.zarr").exists()

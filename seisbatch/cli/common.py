@@ -16,6 +16,11 @@ GEOMETRY_HELP = (
 )
 
 
+def csv(values) -> str:
+    """(512, 1024) -> '512,1024', as the options take it."""
+    return ",".join(map(str, values))
+
+
 def count(n: int, noun: str) -> str:
     """'1 block', '2 blocks'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

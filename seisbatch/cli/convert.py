@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .. import progress
 from ..errors import SeisbatchError
 from ..segy_format import TH_CROSSLINE, TH_INLINE
-from .common import GEOMETRY_HELP, batch_outputs, client_args, client_kwargs, count, naming
+from .common import GEOMETRY_HELP, batch_outputs, client_args, client_kwargs, count, csv, naming
 
 
 def add_parser(sub) -> None:
+    from .. import config
+
     c = sub.add_parser("convert", help="SEG-Y, HDF5 or MDIO v1 -> chunked Zarr store (keeps every header)",
                        description="Convert a SEG-Y file, an HDF5 dataset or an MDIO v1 store into a seisbatch Zarr "
                                    "store, in parallel. Every header is kept so `seisbatch export` writes the file back "
@@ -28,13 +29,15 @@ def add_parser(sub) -> None:
     c.add_argument("--overwrite", action="store_true",
                    help="replace OUTPUT if it is an existing Zarr store (a folder that is not a store, or a file, is "
                         "never removed)")
-    c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default 32,32,512 for 3D, 1024,512 "
-                   "otherwise: settings seisbatch.convert.chunks-3d and chunks-2d)")
+    c.add_argument("--chunks", help="chunk shape, comma-separated, sample axis last (default "
+                   f"{csv(config.get('convert.chunks-3d'))} for 3D, {csv(config.get('convert.chunks-2d'))} otherwise: "
+                   "settings seisbatch.convert.chunks-3d and chunks-2d)")
     c.add_argument("--checksum", action="store_true", default=None,
                    help="also record the input file's sha256 in the store (SEG-Y and HDF5; reads the whole file once more, on one worker; "
-                   "default: setting seisbatch.convert.checksum, off). Path, size and modification time are always recorded")
+                   f"default: setting seisbatch.convert.checksum, {'on' if config.get('convert.checksum') else 'off'}). Path, size and modification time are always recorded")
     c.add_argument("--compression", choices=["lz4", "zstd", "none"],
-                   help="lossless codec of the amplitudes (default: setting seisbatch.convert.compression, lz4). "
+                   help=f"lossless codec of the amplitudes (default: setting seisbatch.convert.compression, "
+                        f"{config.get('convert.compression')}). "
                    "Both bit-shuffle the samples first. Measured on real surveys: lz4 stores them in 34-76%% of their size; zstd in "
                    "31-74%%, compressing 2-12x slower than lz4; none at full size, converting 1.1-1.3x faster than lz4 on "
                    "2 cores. Headers are always compressed")
@@ -68,7 +71,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from .. import convert, engine
 
     jobs = batch_outputs(args.input, args.output, ".zarr")
-    chunks = convert.parse_chunks(args.chunks)  # checked before a cluster starts
+    try:  # every option checked before a cluster starts
+        spec = convert.ConvertSpec(
+            chunks=convert.parse_chunks(args.chunks), compression=args.compression, checksum=args.checksum,
+            geometry=args.geometry, endian=args.endian, inline_byte=args.inline_byte,
+            crossline_byte=args.crossline_byte, sample_units=args.sample_units, dataset=args.dataset, axes=args.axes,
+            sample_interval=args.sample_interval)
+    except ValueError as exc:
+        raise SeisbatchError(None, str(exc)) from None
     done, skipped, failed = 0, 0, []
     with engine.dask_client(**client_kwargs(args)) as client:
         for k, (src, dst) in enumerate(jobs, 1):
@@ -79,7 +89,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             label = "convert" if len(jobs) == 1 else f"convert {k}/{len(jobs)}"
             try:
                 with naming(dst):  # an OSError names the store being written
-                    summary = _convert_one(args, client, src, dst, chunks, label)
+                    summary = _convert_one(args, client, src, dst, spec, label)
             except SeisbatchError as exc:
                 if len(jobs) == 1:
                     raise
@@ -94,31 +104,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _convert_one(args: argparse.Namespace, client, src: str, dst: str, chunks: tuple[int, ...] | None,
-                 label: str) -> dict:
-    from .. import convert, sources
+def _convert_one(args: argparse.Namespace, client, src: str, dst: str, spec, label: str) -> dict:
+    from .. import convert
 
-    what = sources.kind(src) if os.path.exists(src) else "segy"  # the SEG-Y reader names a missing file
     update, close = progress.bar(label, args.quiet)
     scan_update, scan_close = progress.bar("scan headers", args.quiet)
     try:
-        if what == "mdio":
-            if args.checksum:
-                raise SeisbatchError(src, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
-            return convert.convert_mdio(src, dst, client=client, chunks=chunks, overwrite=args.overwrite,
-                                        progress=update, compression=args.compression)
-        if what == "hdf5":
-            return convert.convert_hdf5(
-                src, dst, dataset=args.dataset, axes=args.axes, sample_interval=args.sample_interval,
-                sample_units=args.sample_units, client=client, chunks=chunks, overwrite=args.overwrite, progress=update,
-                checksum=args.checksum, compression=args.compression,
-            )
-        return convert.convert_segy(
-            src, dst, client=client, inline_byte=args.inline_byte, crossline_byte=args.crossline_byte,
-            geometry_kind=args.geometry, endian=args.endian, chunks=chunks, sample_units=args.sample_units,
-            overwrite=args.overwrite, progress=update, checksum=args.checksum, compression=args.compression,
-            scan_progress=scan_update,
-        )
+        return convert.convert(src, dst, spec, client=client, overwrite=args.overwrite, progress=update,
+                               scan_progress=scan_update)
     finally:
         scan_close()
         close()

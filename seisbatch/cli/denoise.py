@@ -7,11 +7,7 @@ import time
 
 from .. import progress
 from ..errors import SeisbatchError
-from .common import client_args, client_kwargs, count, naming
-
-
-def _csv(v) -> str:
-    return ",".join(map(str, v))
+from .common import client_args, client_kwargs, count, csv, naming
 
 
 def add_parser(sub) -> None:
@@ -42,13 +38,13 @@ def add_parser(sub) -> None:
                    help=f"f-x: prediction filter length in traces, fitted forward and backward (default {d('fx-filter')})")
     n.add_argument("--fx-window", default=None, metavar="TRACES,SAMPLES",
                    help="f-x: window size in traces and samples, overlapping by half and tapered "
-                        f"(default {_csv(d('fx-window'))}); "
+                        f"(default {csv(d('fx-window'))}); "
                         "longer windows smooth more, shorter ones follow curved events")
     n.add_argument("--fx-damping", type=float, default=None,
                    help=f"f-x: least-squares damping relative to each frequency's power (default {d('fx-damping'):g})")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
                    help=f"sections of a 3D store to denoise (default {d('direction')}); 2D and pre-stack stores use trace x sample")
-    n.add_argument("--tile", default=None, help=f"largest tile core TRACES,SAMPLES (default {_csv(d('tile'))}); sections are "
+    n.add_argument("--tile", default=None, help=f"largest tile core TRACES,SAMPLES (default {csv(d('tile'))}); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
                    help="samples of context around each tile (default: the model's receptive radius, 17, which makes "
