@@ -132,6 +132,12 @@ def estimate_noise(model, patches: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.std(removed)), unit_response(np.sqrt(power), removed.shape[-1])
 
 
+def removed_level(model, patches: np.ndarray) -> float:
+    """Standard deviation of what ``model`` removes from (up to 256 of) the patches."""
+    sample = patches[: min(len(patches), 256)]
+    return float(np.std(sample - dncnn.predict(dncnn.for_inference(model), sample, 16)))
+
+
 def unit_response(amplitude: np.ndarray, n: int) -> np.ndarray:
     """``amplitude`` (rfft bins of ``n`` samples) scaled so that white noise filtered by it keeps
     unit variance (Parseval: interior bins count twice)."""
@@ -202,7 +208,10 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
                              keras.callbacks.CSVLogger(paths["history"], append=resume)])
     seconds = spent + time.perf_counter() - t0
     dncnn.save(model, out, include_optimizer=False)
+    # the guard against a model that learned the identity: it must still remove about as much as the base
+    removal = {"base": removed_level(start, patches), "adapted": removed_level(model, patches)}
+    removal["ratio"] = removal["adapted"] / removal["base"] if removal["base"] else 1.0
     result = {"model": out, "digest": dncnn.digest(model), "seconds": seconds, "params": params,
-              "patches_available": int(len(patches))}
+              "patches_available": int(len(patches)), "removed_level": removal}
     write_json(paths["metrics"], result)
     return result

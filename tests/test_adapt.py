@@ -105,6 +105,17 @@ def test_adapting_lowers_the_loss(noisy_store, client, tmp_path, loss):
     assert r["digest"] != r["params"]["base_digest"]
     m = json.loads((tmp_path / "a.metrics.json").read_text())
     assert m["params"]["store"] == noisy_store and m["params"]["loss"] == loss
+    assert m["removed_level"]["ratio"] > 0.5  # still removes noise: not the identity
+
+
+def test_a_model_that_learned_the_identity_is_caught(tmp_path):
+    model = dncnn.load(small_model(tmp_path / "m.keras"))
+    data = np.random.default_rng(0).standard_normal((8, 64, 64)).astype(np.float32)
+    assert adapt.removed_level(model, data) > 0.01
+    last = model.layers[-1] if model.layers[-1].get_weights() else next(
+        layer for layer in reversed(model.layers) if layer.get_weights())
+    last.set_weights([np.zeros_like(w) for w in last.get_weights()])  # the residual is 0: output = input
+    assert adapt.removed_level(model, data) < 1e-6
 
 
 def test_the_learning_rate_warms_up_then_decays_over_all_epochs():
@@ -156,7 +167,8 @@ def test_cli_adapt_then_denoise_with_the_adapted_model(noisy_store, client, tmp_
     out = str(tmp_path / "adapted.keras")
     addr = ["--scheduler", client.scheduler.address, "--quiet"]
     assert main(["adapt", noisy_store, "--out", out, "--model", base, "--patches", "32", "--epochs", "1", *addr]) == 0
-    assert "adapted" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "adapted" in out_text and "it removes" in out_text
     assert main(["adapt", noisy_store, "--out", out, "--model", base, *addr]) == 2  # exists: --resume or --overwrite
     assert main(["adapt", noisy_store, "--out", str(tmp_path / "x.keras"), "--epochs", "0", *addr]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err

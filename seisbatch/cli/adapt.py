@@ -94,6 +94,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print(f"adapted {r['params']['base_digest'][:12]} to {args.store} with the {spec.loss} loss: {spec.epochs} epochs of "
           f"{spec.patches} patches ({len(data)} sampled) in {r['seconds'] / 60:.1f} min"
           + (f", noise level {sigma:.4g} (scaled units)" if sigma else ""))
+    rem = r["removed_level"]
+    print(f"it removes {rem['adapted']:.4g} (std, scaled units) from the survey's patches, the base model "
+          f"{rem['base']:.4g}" + ("" if rem["ratio"] >= 0.5 else
+                                  "; warning: it removes less than half of what the base model removes, as a model "
+                                  "that learned the identity would: check it with `seisbatch qc` before using it"))
     print(f"wrote {args.out} (digest {r['digest'][:12]}) and {paths['metrics']}; denoise with "
           f"`seisbatch denoise {args.store} --model {args.out}`")
     return 0
