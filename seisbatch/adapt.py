@@ -33,7 +33,7 @@ import numpy as np
 
 from . import model as dncnn
 from .training import EpochCheckpoints, write_json
-from .adapt_spec import LOSSES, WARMUP_STEPS, AdaptSpec  # noqa: F401 (AdaptSpec is part of this API)
+from .specs import LOSSES, WARMUP_STEPS, AdaptSpec  # noqa: F401 (AdaptSpec is part of this API)
 from .errors import SeisbatchError
 
 @keras.saving.register_keras_serializable(package="seisbatch")

@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import h5py
 import keras
@@ -22,25 +22,8 @@ import numpy as np
 from . import model as dncnn
 from . import geometry, plots
 from .errors import SeisbatchError
+from .specs import TrainSpec  # noqa: F401 (part of this module's API)
 from .metrics import SnrAccumulator
-
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """The recipe; every field is a command-line option of ``seisbatch train``."""
-
-    epochs: int = 50
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    shuffle: bool = True
-    seed: int = 0
-    depth: int = dncnn.DEPTH
-    filters: int = dncnn.FILTERS
-    n_test: int | None = None  # default: the dataset's own n_test attribute, else 1000
-    steps_per_epoch: int | None = None  # default: every training patch once per epoch
-    mixed_precision: bool = False
-    recalibrate_bn: int = 0  # batches to re-estimate BatchNorm statistics over after training
-    init: str | None = None  # start from this model's weights (fine-tuning) instead of random ones
 
 
 def open_dataset(path: str) -> tuple[h5py.File, int, int]:

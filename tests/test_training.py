@@ -187,3 +187,15 @@ def test_a_failed_overwrite_keeps_the_old_model(tmp_path, data, monkeypatch):
     for k, v in before.items():
         assert open(paths[k], "rb").read() == v, k
     dncnn.load(out)  # still a whole model
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--epochs", "0"], "epochs must be at least 1, not 0"),
+    (["--batch-size", "-2"], "batch-size must be at least 1, not -2"),
+    (["--learning-rate", "0"], "learning rate must be positive, not 0.0"),
+    (["--depth", "1"], "depth must be at least 2, not 1"),
+])
+def test_bad_training_settings_fail_in_one_line(tmp_path, capsys, option, message):
+    assert main(["train", str(tmp_path / "none.h5"), "--out", str(tmp_path / "m.keras"), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and not (tmp_path / "m.keras").exists()

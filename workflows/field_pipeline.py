@@ -20,7 +20,7 @@ import os
 import sys
 
 from seisbatch import convert, denoise, engine, export, patches, qc, store
-from seisbatch.adapt_spec import AdaptSpec
+from seisbatch.specs import AdaptSpec
 from seisbatch.errors import SeisbatchError
 
 

@@ -7,7 +7,7 @@ import os
 import sys
 
 from .. import progress
-from ..adapt_spec import LOSSES, WARMUP_STEPS, AdaptSpec
+from ..specs import LOSSES, WARMUP_STEPS, AdaptSpec
 from ..errors import SeisbatchError
 from .common import client_args, client_kwargs
 

@@ -8,6 +8,7 @@ import sys
 
 from .. import progress
 from ..errors import SeisbatchError
+from ..specs import TrainSpec
 
 
 def add_parser(sub) -> None:
@@ -47,6 +48,7 @@ def add_parser(sub) -> None:
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=cmd_make_dataset)
 
+    d = TrainSpec()  # train's defaults, in one place
     t = sub.add_parser("train", help="train the DnCNN on a patch dataset (the paper's recipe)",
                        description="Train the DnCNN of Yu & Ma (2021) on /X (noisy) and /Y (clean) patches: RMSprop, MSE, "
                                    "batch 32, 50 epochs, shuffled, the last patches held out. A checkpoint is written every "
@@ -55,18 +57,20 @@ def add_parser(sub) -> None:
                                    "with the KERAS_BACKEND environment variable (tensorflow, jax or torch).")
     t.add_argument("data", help="HDF5 patch file from `seisbatch make-dataset` (or the paper's noise_dataset.h5)")
     t.add_argument("--out", required=True, help="model file to write (.keras)")
-    t.add_argument("--epochs", type=int, default=50, help="total epochs (default 50); with --resume, training continues up to this")
-    t.add_argument("--batch-size", type=int, default=32, help="patches per step (default 32)")
-    t.add_argument("--learning-rate", type=float, default=1e-3, help="RMSprop learning rate (default 0.001, Keras' default)")
+    t.add_argument("--epochs", type=int, default=d.epochs,
+                   help=f"total epochs (default {d.epochs}); with --resume, training continues up to this")
+    t.add_argument("--batch-size", type=int, default=d.batch_size, help=f"patches per step (default {d.batch_size})")
+    t.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                   help=f"RMSprop learning rate (default {d.learning_rate:g}, Keras' default)")
     t.add_argument("--no-shuffle", action="store_true", help="keep patch order (the paper shuffles)")
-    t.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling (default 0)")
-    t.add_argument("--depth", type=int, default=17, help="convolution layers (default 17)")
-    t.add_argument("--filters", type=int, default=64, help="filters per hidden layer (default 64)")
+    t.add_argument("--seed", type=int, default=d.seed, help=f"seed for weights and shuffling (default {d.seed})")
+    t.add_argument("--depth", type=int, default=d.depth, help=f"convolution layers (default {d.depth})")
+    t.add_argument("--filters", type=int, default=d.filters, help=f"filters per hidden layer (default {d.filters})")
     t.add_argument("--test-count", type=int, default=None, help="patches held out at the end (default: the file's own, else 1000)")
     t.add_argument("--steps-per-epoch", type=int, default=None, help="limit the steps of an epoch (default: all training patches)")
     t.add_argument("--mixed-precision", action="store_true", help="float16 compute with float32 weights, for GPUs; on an H100 the paper's recipe "
                         "ran only 8%% faster and learned far less (+2.3 dB against +10.8: model card)")
-    t.add_argument("--recalibrate-bn", type=int, default=0, metavar="BATCHES",
+    t.add_argument("--recalibrate-bn", type=int, default=d.recalibrate_bn, metavar="BATCHES",
                    help="after training, re-estimate BatchNorm statistics over this many batches instead of keeping "
                         "the last batch's (momentum 0.0, the paper's choice); metrics are reported before and after")
     t.add_argument("--init", default=None, metavar="MODEL", help="start from this model's weights with a fresh optimizer "
@@ -124,15 +128,18 @@ def _print_metrics(m: dict) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from .. import devices
 
+    try:  # every value checked before TensorFlow starts
+        spec = TrainSpec(
+            epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+            shuffle=not args.no_shuffle, seed=args.seed, depth=args.depth, filters=args.filters, n_test=args.test_count,
+            steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
+            recalibrate_bn=args.recalibrate_bn, init=args.init,
+        )
+    except ValueError as exc:
+        raise SeisbatchError(args.data, str(exc)) from None
     devices.start_backend()
     from .. import training
 
-    spec = training.TrainSpec(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, shuffle=not args.no_shuffle,
-        seed=args.seed, depth=args.depth, filters=args.filters, n_test=args.test_count,
-        steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision, recalibrate_bn=args.recalibrate_bn,
-        init=args.init,
-    )
     r = training.train(args.data, args.out, spec, resume=args.resume, overwrite=args.overwrite,
                        verbose=0 if args.quiet else 1 if sys.stdout.isatty() else 2)  # a log file: a line per epoch
     paths = training.artifacts(args.out)

@@ -1,9 +1,12 @@
-"""Settings of ``seisbatch adapt``, in one place: the CLI takes its defaults from here, and this
-module imports no Keras, so ``seisbatch --help`` stays quick."""
+"""Settings of the learning jobs, ``seisbatch train`` and ``seisbatch adapt``, in one place: each
+value is checked when a spec is built, before any work; the CLI takes its defaults from here; and
+this module imports no Keras, so ``seisbatch --help`` stays quick."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .model import DEPTH, FILTERS
 
 LOSSES = ("recorrupted", "blind-spot", "blind-trace")
 WARMUP_STEPS = 20
@@ -42,3 +45,30 @@ class AdaptSpec:
             raise ValueError(f"mask fraction must lie in (0, 0.5], not {self.mask_fraction}")
         if self.direction not in ("inline", "crossline"):
             raise ValueError(f"direction must be inline or crossline, not {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The recipe; every field is a command-line option of ``seisbatch train``."""
+
+    epochs: int = 50
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    shuffle: bool = True
+    seed: int = 0
+    depth: int = DEPTH
+    filters: int = FILTERS
+    n_test: int | None = None  # default: the dataset's own n_test attribute, else 1000
+    steps_per_epoch: int | None = None  # default: every training patch once per epoch
+    mixed_precision: bool = False
+    recalibrate_bn: int = 0  # batches to re-estimate BatchNorm statistics over after training
+    init: str | None = None  # start from this model's weights (fine-tuning) instead of random ones
+
+    def __post_init__(self) -> None:
+        for name, least in (("epochs", 1), ("batch_size", 1), ("depth", 2), ("filters", 1), ("n_test", 1),
+                            ("steps_per_epoch", 1), ("recalibrate_bn", 0)):
+            value = getattr(self, name)
+            if value is not None and value < least:
+                raise ValueError(f"{name.replace('_', '-')} must be at least {least}, not {value}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning rate must be positive, not {self.learning_rate}")
