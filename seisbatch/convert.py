@@ -163,6 +163,7 @@ def run(src: str, dst: str, template: Callable[[Client], Template], *, client: C
         overwrite: bool, progress: engine.Progress | None, checksum: bool | None) -> dict[str, Any]:
     """Every conversion: client, the source's template, lock, start or resume, the metadata-only
     store, the blocks, the survey statistics, then the store marked complete; returns a summary."""
+    store.check_folder(dst)  # before any cluster starts
     with engine.maybe_client(client, workers=workers) as c:
         t = template(c)
         with locking.store_lock(dst):

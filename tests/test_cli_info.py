@@ -98,3 +98,22 @@ def test_counts_are_said_in_the_singular_for_one(data_dir, tmp_path, capsys):
     assert cli.main(["convert", str(data_dir / "segysak_f3-withdead.sgy"), str(z), "--workers", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "239 traces in 1 block;" in out, out
+
+
+def test_a_closed_pipe_ends_quietly(data_dir):
+    """`seisbatch info X | head -1`: the reader is gone before anything is written."""
+    proc = subprocess.Popen([sys.executable, "-m", "seisbatch", "info", str(data_dir / "gundih_2D_Xline_12680.sgy"),
+                             "--text-header"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `head` does once it has its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == ""
+
+
+def test_a_file_where_a_store_belongs_and_a_missing_folder_are_said_plainly(data_dir, tmp_path, capsys):
+    sgy = str(data_dir / "gundih_2D_Xline_12680.sgy")
+    assert cli.main(["denoise", sgy, "--quiet"]) == 2
+    assert f"a file, not a seisbatch store: convert it first, e.g. `seisbatch convert {sgy} gundih_2D_Xline_12680.zarr`" \
+        in capsys.readouterr().err
+    assert cli.main(["convert", sgy, str(tmp_path / "nodir" / "x.zarr"), "--quiet"]) == 2
+    assert f"the folder {tmp_path / 'nodir'} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nodir").exists()

@@ -7,6 +7,7 @@ into one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     except SeisbatchError as exc:
         print(f"seisbatch: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `seisbatch info X | head -1`: the reader has gone, which is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not fail again
+        return 0
     except (OSError, RuntimeError) as exc:  # disk full, permission denied, read-only or vanished storage, often from a worker
         os_exc = as_os_error(exc)  # zarrs reports these as RuntimeError
         if os_exc is None:

@@ -10,7 +10,7 @@ from .codecs import (  # noqa: F401
     AMPLITUDE_CODECS, PIPELINES, quiet_foreign_dtypes, use_codec_pipeline, compression_name, amplitude_codec, codec_name,
 )
 from .paths import (  # noqa: F401
-    is_url, url_fs, is_store, _ZARR_MARKERS, is_zarr_dir, prepare_output,
+    check_folder, is_url, url_fs, is_store, _ZARR_MARKERS, is_zarr_dir, prepare_output,
 )
 from .layout import (  # noqa: F401
     FORMAT_VERSION, HEADER_BYTES, b64, unb64, default_chunks, create, write_trace_order, open_root, meta, open_complete, update_meta, consolidate, source_id, same_source,

@@ -117,6 +117,10 @@ def write_trace_order(path: str, grid_index: np.ndarray) -> None:
 def open_root(path: str, mode: str = "r") -> zarr.Group:
     """Open a seisbatch store, with a clear error if it is not one."""
     if not is_store(path):
+        if os.path.isfile(path):  # the input file itself, given where its store is expected
+            stem = os.path.splitext(os.path.basename(path))[0]
+            raise SeisbatchError(path, f"a file, not a seisbatch store: convert it first, e.g. "
+                                       f"`seisbatch convert {path} {stem}.zarr`, and give the store")
         raise SeisbatchError(path, "no such store (expected a directory or URL made by `seisbatch convert`)")
     try:
         root = zarr.open_group(path, mode=mode)

@@ -77,3 +77,12 @@ def prepare_output(path: str, overwrite: bool, inputs: tuple[str, ...] = (), kin
     elif kind == "store":
         raise SeisbatchError(path, "is a file, not a Zarr store: not replaced, even with --overwrite "
                                    "(remove it yourself or choose another path)")
+
+
+def check_folder(path: str) -> None:
+    """The folder an output goes into must exist (a local path; object storage has no folders)."""
+    if is_url(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SeisbatchError(path, f"the folder {os.path.dirname(path) or folder} does not exist")
