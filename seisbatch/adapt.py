@@ -121,21 +121,24 @@ class Batches(keras.utils.PyDataset):
                      self.shape)
 
 
-def estimate_noise(model, patches: np.ndarray) -> tuple[float, np.ndarray]:
-    """Noise level in scaled units and its amplitude spectrum along samples, from what ``model``
-    removes from the patches (the level within a few % of the true one for white noise on field
-    data). The spectrum is an amplitude response scaled so that white noise through it keeps unit
-    variance."""
+def removed(model, patches: np.ndarray) -> np.ndarray:
+    """What ``model`` removes from (up to 256 of) the patches."""
     sample = patches[: min(len(patches), 256)]
-    removed = sample - dncnn.predict(dncnn.for_inference(model), sample, 16)
-    power = np.mean(np.abs(np.fft.rfft(removed.astype(np.float64), axis=-1)) ** 2, axis=(0, 1))
-    return float(np.std(removed)), unit_response(np.sqrt(power), removed.shape[-1])
+    return sample - dncnn.predict(dncnn.for_inference(model), sample, 16)
+
+
+def estimate_noise(removed_noise: np.ndarray) -> tuple[float, np.ndarray]:
+    """Noise level in scaled units and its amplitude spectrum along samples, from what the base
+    model removes (:func:`removed`; the level within a few % of the true one for white noise on
+    field data). The spectrum is an amplitude response scaled so that white noise through it keeps
+    unit variance."""
+    power = np.mean(np.abs(np.fft.rfft(removed_noise.astype(np.float64), axis=-1)) ** 2, axis=(0, 1))
+    return float(np.std(removed_noise)), unit_response(np.sqrt(power), removed_noise.shape[-1])
 
 
 def removed_level(model, patches: np.ndarray) -> float:
     """Standard deviation of what ``model`` removes from (up to 256 of) the patches."""
-    sample = patches[: min(len(patches), 256)]
-    return float(np.std(sample - dncnn.predict(dncnn.for_inference(model), sample, 16)))
+    return float(np.std(removed(model, patches)))
 
 
 def unit_response(amplitude: np.ndarray, n: int) -> np.ndarray:
@@ -165,7 +168,7 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
     start = dncnn.load(base)
     params = dict(asdict(spec), base=os.path.abspath(base or dncnn.default_model_path()),
                   base_digest=dncnn.digest(start), **info)
-    initial, spent = 0, 0.0
+    initial, spent, base_removed = 0, 0.0, None
     if resume:
         if not (os.path.exists(paths["checkpoint"]) and os.path.exists(paths["state"])):
             raise SeisbatchError(paths["checkpoint"], "no checkpoint to resume from (adapt without --resume first)")
@@ -196,7 +199,8 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(spec)), loss=weighted_mse, jit_compile=False)
         params["sigma_used"], params["spectrum_used"] = None, None
         if spec.loss == "recorrupted":
-            sigma, shape = estimate_noise(start, patches)
+            base_removed = removed(start, patches)
+            sigma, shape = estimate_noise(base_removed)
             params["sigma_used"] = spec.sigma or sigma
             params["spectrum_used"] = shape.tolist() if spec.spectrum == "estimated" else None
     shape = np.asarray(params["spectrum_used"]) if params.get("spectrum_used") else None
@@ -209,7 +213,8 @@ def adapt(patches: np.ndarray, out: str, base: str | None, spec: AdaptSpec, info
     seconds = spent + time.perf_counter() - t0
     dncnn.save(model, out, include_optimizer=False)
     # the guard against a model that learned the identity: it must still remove about as much as the base
-    removal = {"base": removed_level(start, patches), "adapted": removed_level(model, patches)}
+    base_level = float(np.std(base_removed)) if base_removed is not None else removed_level(start, patches)
+    removal = {"base": base_level, "adapted": removed_level(model, patches)}
     removal["ratio"] = removal["adapted"] / removal["base"] if removal["base"] else 1.0
     result = {"model": out, "digest": dncnn.digest(model), "seconds": seconds, "params": params,
               "patches_available": int(len(patches)), "removed_level": removal}

@@ -36,13 +36,20 @@ def client_args(p: argparse.ArgumentParser) -> None:
                         "instead of starting a local one (default: setting seisbatch.scheduler, unset)")
 
 
-def client_kwargs(args: argparse.Namespace) -> dict:
+def workers(given: int | None) -> int:
+    """--workers resolved (``engine.resolve_workers``), a bad value a one-line error before any
+    cluster starts."""
     from .. import engine
 
     try:
-        kw = {"scheduler": args.scheduler, "workers": engine.resolve_workers(args.workers)}
-    except ValueError as exc:  # before any cluster starts
+        return engine.resolve_workers(given)
+    except ValueError as exc:
         raise SeisbatchError(None, f"--workers: {exc}") from None
+
+
+def client_kwargs(args: argparse.Namespace) -> dict:
+
+    kw = {"scheduler": args.scheduler, "workers": workers(args.workers)}
     if getattr(args, "gpu", False):
         kw["gpu"] = True
     return kw

@@ -57,8 +57,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .. import demo
-    from .common import client_kwargs
+    from .common import workers
 
-    workers = client_kwargs(argparse.Namespace(scheduler=None, workers=args.workers))["workers"]  # checked first
-    return demo.run(args.dir, workers=workers, quiet=args.quiet, print_=print, model=args.model,
+    return demo.run(args.dir, workers=workers(args.workers), quiet=args.quiet, print_=print, model=args.model,
                     adapt=(args.adapt_epochs, args.adapt_patches) if args.adapt else None)
