@@ -4,8 +4,9 @@ The client plans tiles from shapes, creates (or reopens) the output array beside
 same store, and sends one task per chunk-aligned block to the workers. Each worker holds one model,
 loaded once by a WorkerPlugin that carries only the model's path and digest. A task reads its
 haloed block from the input, scales it by the survey statistics, runs the model in fixed-size
-batches, crops or blends, writes its block of the output and then marks itself done in
-``<output>_done``, so an interrupted run resumes with only the missing blocks.
+batches, crops or blends, writes its block of the output and then marks itself done in the
+output's block progress (``store.progress``), so an interrupted run resumes with only the missing
+blocks.
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ def _check_output_name(path: str, name: str) -> None:
     never one of the store's own arrays (the input is never written), and never a path."""
     if not _OUTPUT_NAME.match(name):
         raise SeisbatchError(path, f"output name {name!r}: use letters, digits, '_' and '-', starting with a letter")
-    if name in _RESERVED or name.endswith(store.DONE_SUFFIX):
+    if name in _RESERVED:
         raise SeisbatchError(path, f"output name {name!r} is reserved (the input is never written)")
     live = zarr.open_group(path, mode="r", use_consolidated=False)  # arrays added since consolidation too
     if name in live and "model_digest" not in dict(live[name].attrs.get("seisbatch", {})):
@@ -247,12 +248,11 @@ def _check_output_name(path: str, name: str) -> None:
                                    "(the input is never written): choose another --output")
 
 
-def _create_output(root: zarr.Group, name: str, n_tasks: int, attrs: dict) -> None:
+def _create_output(root: zarr.Group, name: str, attrs: dict) -> None:
     amp = root["amplitude"]
     root.create_array(name, shape=amp.shape, chunks=amp.chunks, dtype="float32", fill_value=0.0,
                       dimension_names=list(amp.metadata.dimension_names), compressors=amp.compressors,
                       attributes={"long_name": f"{name} amplitude", "seisbatch": attrs}, overwrite=True)
-    store.create_done_flags(root, name, n_tasks)
 
 
 def denoise(
@@ -322,13 +322,15 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
                                      progress, resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
-    flags = store.read_done_flags(zarr.open_group(path, mode="r", use_consolidated=False), spec.output)
-    if not flags.all():
-        raise SeisbatchError(path, f"{int((flags == 0).sum())} blocks of {spec.output!r} were not written; run again to finish")
+    flags = store.done_mask(path, spec.output, len(p.tasks))
+    if flags is None or not flags.all():
+        missing = len(p.tasks) if flags is None else int((~flags).sum())
+        raise SeisbatchError(path, f"{missing} blocks of {spec.output!r} were not written; run again to finish")
     wall = time.perf_counter() - t0
     samples = int(np.prod(amp.shape))
     arr.attrs["seisbatch"] = dict(attrs, complete=True,
                                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    store.clear_blocks(path, spec.output)
     store.consolidate(path)
     return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": len(p.tasks) - len(todo),
             "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
@@ -357,9 +359,10 @@ def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, 
                                        f"use --overwrite to replace it or --output to write another array")
         if old.get("complete"):
             return None
-        flags = store.read_done_flags(root, name, n_tasks)
+        flags = store.done_mask(path, name, n_tasks)
         if flags is not None:
             return flags
-    _create_output(root, name, n_tasks, attrs)
+    _create_output(root, name, attrs)
+    store.start_blocks(path, name, n_tasks)
     store.consolidate(path)
-    return np.zeros(n_tasks, np.uint8)
+    return np.zeros(n_tasks, bool)

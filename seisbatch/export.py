@@ -4,19 +4,24 @@ Traces are written in the original file order with the original headers and samp
 unmodified store gives back the input byte for byte. Stores without SEG-Y headers (from HDF5) get
 standard headers (inline/crossline at 189/193, IEEE floats). Each task takes one chunk-aligned
 block of the trace grid and writes its traces, as runs of consecutive file traces, at their
-offsets in ``OUT.partial``; only a finished file is renamed to ``OUT``.
+offsets in ``OUT.partial``, then marks its block done in ``OUT.partial.progress`` (a small Zarr
+group: the store read is never written); only a finished file is renamed to ``OUT``. An export
+killed midway resumes with the blocks not yet written when run again with the same store, array
+and output; one that stops on an error removes what it wrote.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from typing import Any
 
 import numpy as np
 import zarr
 from distributed import Client
 
-from . import engine, geometry, store
+from . import engine, geometry, locking, store
 from .errors import SeisbatchError
 from .segy_format import FILE_HEADER_SIZE, TEXT_SIZE, TRACE_HEADER_SIZE, encode
 from .segy_writer import file_header, records, trace_headers
@@ -32,9 +37,20 @@ def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...], n_sam
     return geometry.plan_blocks(grid_shape, widened)
 
 
-def export_task(path: str, array: str, out: str, block: tuple[slice, ...], g2f: np.ndarray, spec: dict) -> int:
-    """Worker: encode the traces of one grid block (``g2f``: its cells' file traces, -1 for none)
-    in file order and write each run of consecutive file traces at its offset in ``out``."""
+JOB = "export"
+
+
+def export_task(path: str, array: str, out: str, index: int, block: tuple[slice, ...], g2f: np.ndarray,
+                spec: dict) -> int:
+    """Worker: encode the traces of grid block ``index`` (``g2f``: its cells' file traces, -1 for
+    none) in file order, write each run of consecutive file traces at its offset in ``out``, then
+    mark the block done in ``out``'s progress."""
+    n = _write_block(path, array, out, block, g2f, spec)
+    store.mark_done(out + ".progress", JOB, index)
+    return n
+
+
+def _write_block(path: str, array: str, out: str, block: tuple[slice, ...], g2f: np.ndarray, spec: dict) -> int:
     live = g2f >= 0
     files = g2f[live]
     if not files.size:
@@ -129,16 +145,48 @@ def export_segy(
     spec["trace_bytes"] = TRACE_HEADER_SIZE + ns * itemsize
     spec["data_offset"] = FILE_HEADER_SIZE + TEXT_SIZE * len(ext)
     partial = out + ".partial"
-    with open(partial, "wb") as fh:
-        fh.write(text + binary + b"".join(ext))
-        fh.truncate(spec["data_offset"] + len(grid_index) * spec["trace_bytes"])
     g2f = geometry.grid_to_file(grid_index, mask.shape)
     blocks = plan_blocks(mask.shape, root[array].chunks[:-1], ns)
-    try:
-        with engine.maybe_client(client, workers=workers) as c:
-            engine.run_tasks(c, export_task, [(path, array, partial, b, g2f[b], spec) for b in blocks], progress)
-    except BaseException:
-        os.remove(partial)
-        raise
-    os.replace(partial, out)
-    return {"path": out, "traces": len(grid_index), "bytes": os.path.getsize(out), "tasks": len(blocks), "array": array}
+    size = spec["data_offset"] + len(grid_index) * spec["trace_bytes"]
+    what = {"store": os.path.abspath(path), "array": array, "array_meta": dict(root[array].attrs.get("seisbatch", {})),
+            "source": meta.get("source"), "spec": spec, "bytes": size}
+    with locking.store_lock(partial):  # one export per output
+        done = _start_or_resume(partial, json.loads(json.dumps(what)), len(blocks), text + binary + b"".join(ext), size)
+        todo = [i for i in range(len(blocks)) if not done[i]]
+        try:
+            with engine.maybe_client(client, workers=workers) as c:
+                engine.run_tasks(c, export_task, [(path, array, partial, i, blocks[i], g2f[blocks[i]], spec)
+                                                  for i in todo], progress)
+        except BaseException:
+            os.remove(partial)
+            shutil.rmtree(partial + ".progress", ignore_errors=True)
+            raise
+        left = store.done_mask(partial + ".progress", JOB, len(blocks))
+        if left is None or not left.all():
+            raise SeisbatchError(out, "some blocks were not written; run the same command again to finish")
+        os.replace(partial, out)
+        shutil.rmtree(partial + ".progress", ignore_errors=True)
+    return {"path": out, "traces": len(grid_index), "bytes": os.path.getsize(out), "tasks": len(blocks),
+            "computed": len(todo), "resumed": len(blocks) - len(todo), "array": array}
+
+
+def _start_or_resume(partial: str, what: dict, n_blocks: int, head: bytes, size: int) -> np.ndarray:
+    """The blocks already written in ``partial`` by an export of the same store, array and layout
+    that was killed (its progress says which); otherwise a fresh ``partial`` (the file headers, then
+    room for every trace) with no block done."""
+    log = partial + ".progress"
+    if os.path.isfile(partial) and os.path.getsize(partial) == size and store.is_zarr_dir(log):
+        try:
+            same = dict(zarr.open_group(log, mode="r").attrs).get("export") == what
+        except Exception:
+            same = False
+        done = store.done_mask(log, JOB, n_blocks) if same else None
+        if done is not None:
+            return done
+    shutil.rmtree(log, ignore_errors=True)
+    with open(partial, "wb") as fh:
+        fh.write(head)
+        fh.truncate(size)
+    zarr.open_group(log, mode="w", attributes={"export": what})
+    store.start_blocks(log, JOB, n_blocks)
+    return np.zeros(n_blocks, bool)

@@ -8,21 +8,21 @@ from collections.abc import Callable
 from typing import Any
 
 from . import store
-from .segy_format import TH_CROSSLINE, TH_INLINE
+from .specs import ConvertSpec
 
 
-def describe(path: str, inline_byte: int = TH_INLINE, crossline_byte: int = TH_CROSSLINE,
+def describe(path: str, options: ConvertSpec | None = None,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Describe whatever ``path`` is; ``progress(traces, total)`` follows a SEG-Y file's header
-    scan, which reads every trace header (minutes for a survey of hundreds of GB)."""
+    """Describe whatever ``path`` is: a store, or an input as its source describes it (the same
+    :func:`sources.open_source` as ``convert``, with ``options``: the inline and crossline bytes
+    of a SEG-Y file). ``progress(traces, total)`` follows a SEG-Y file's header scan, which reads
+    every trace header (minutes for a survey of hundreds of GB)."""
     from . import sources
-    from .sources import hdf5, mdio, segy
 
     path = os.fspath(path)
-    what = sources.kind(path)
-    if what == "segy":
-        return segy.describe(path, inline_byte, crossline_byte, progress)
-    return {"mdio": mdio.describe, "store": describe_store, "hdf5": hdf5.describe}[what](path)
+    if sources.kind(path) == "store":
+        return describe_store(path)
+    return sources.open_source(path, options or ConvertSpec()).describe(progress)
 
 
 def describe_store(path: str) -> dict[str, Any]:
@@ -40,9 +40,9 @@ def describe_store(path: str) -> dict[str, Any]:
         elif own:
             entry["complete"] = bool(own.get("complete", False))
             entry["progress"] = own.get("progress")
-            flags = store.read_done_flags(root, name)  # per-block completion flags: a running job's count
+            flags = store.done_mask(path, name)  # a running or stopped job's count of blocks done
             if flags is not None:
-                entry["progress"] = f"{int(flags.astype(bool).sum())}/{flags.size} blocks"
+                entry["progress"] = f"{int(flags.sum())}/{flags.size} blocks"
         arrays[name] = entry
     samples = root["sample"][:]
     mask = root["trace_mask"][:]

@@ -1,12 +1,54 @@
-"""Settings of the learning jobs, ``seisbatch train`` and ``seisbatch adapt``, in one place: each
-value is checked when a spec is built, before any work; the CLI takes its defaults from here; and
-this module imports no Keras, so ``seisbatch --help`` stays quick."""
+"""Settings of ``seisbatch convert``, ``train`` and ``adapt``, in one place: each value is checked
+when a spec is built, before any work or cluster; the CLI takes its defaults from here; and this
+module imports no Keras, so ``seisbatch --help`` stays quick. (``DenoiseSpec`` lives with its
+runner, ``seisbatch.denoise``, as it resolves the settings file.)"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import store
 from .model import DEPTH, FILTERS
+from .segy_format import TH_CROSSLINE, TH_INLINE
+
+GEOMETRIES = ("auto", "3d", "2d", "traces")
+SAMPLE_UNITS = ("ms", "m", "ft")
+
+
+@dataclass(frozen=True)
+class ConvertSpec:
+    """The options of ``seisbatch convert``, every value checked when built, before any cluster
+    starts; ``compression`` defaults to the setting, ``checksum`` None means the setting (SEG-Y and
+    HDF5; asking for it on an MDIO store is an error)."""
+
+    chunks: tuple[int, ...] | None = None  # None: settings convert.chunks-3d / chunks-2d
+    compression: str | None = None
+    checksum: bool | None = None
+    geometry: str = "auto"  # SEG-Y
+    endian: str | None = None  # SEG-Y: None detects it
+    inline_byte: int = TH_INLINE
+    crossline_byte: int = TH_CROSSLINE
+    sample_units: str = "ms"
+    dataset: str | None = None  # HDF5
+    axes: str | None = None  # HDF5
+    sample_interval: float = 4.0  # HDF5
+
+    def __post_init__(self) -> None:
+        if self.chunks is not None and (not self.chunks or min(self.chunks) < 1):
+            raise ValueError(f"--chunks sizes must be positive, got {','.join(map(str, self.chunks))}")
+        object.__setattr__(self, "compression", store.compression_name(self.compression))
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry must be one of {', '.join(GEOMETRIES)}, not {self.geometry!r}")
+        if self.endian not in (None, "big", "little"):
+            raise ValueError(f"endian must be big or little, not {self.endian!r}")
+        for name in ("inline_byte", "crossline_byte"):
+            if not 1 <= getattr(self, name) <= 237:  # a 4-byte field inside the 240-byte trace header
+                raise ValueError(f"--{name.replace('_', '-')} must lie in 1..237, not {getattr(self, name)}")
+        if self.sample_units not in SAMPLE_UNITS:
+            raise ValueError(f"sample units must be one of {', '.join(SAMPLE_UNITS)}, not {self.sample_units!r}")
+        if not self.sample_interval > 0:
+            raise ValueError(f"--sample-interval must be positive, not {self.sample_interval}")
+
 
 LOSSES = ("recorrupted", "blind-spot", "blind-trace")
 WARMUP_STEPS = 20

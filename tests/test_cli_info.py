@@ -61,6 +61,21 @@ def test_info_on_missing_path(tmp_path, capsys):
     assert "no such file or store" in capsys.readouterr().err
 
 
+def test_inputs_convert_cannot_read_are_one_line_before_any_cluster(data_dir, tmp_path, client, capsys):
+    """info and convert open inputs the same way (sources.open_source), so they refuse alike."""
+    z, folder = tmp_path / "s.zarr", tmp_path / "folder"
+    convert.convert_segy(data_dir / "segyio_viking_small.segy", z, client=client)
+    folder.mkdir()
+    for argv, said in ((["convert", str(z), str(tmp_path / "t.zarr")], "already a seisbatch store"),
+                       (["convert", str(folder), str(tmp_path / "t.zarr")], "neither a Zarr store nor an MDIO store"),
+                       (["info", str(data_dir / "segyio_viking_small.segy"), "--inline-byte", "300"],
+                        "--inline-byte must lie in 1..237")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, (argv, err)
+    assert not (tmp_path / "t.zarr").exists()
+
+
 def test_synth_convert_export_through_the_console_script(tmp_path):
     exe = [sys.executable, "-m", "seisbatch.cli"]
     sgy, z, back = tmp_path / "s.sgy", tmp_path / "s.zarr", tmp_path / "b.sgy"

@@ -124,7 +124,7 @@ def test_interrupted_run_resumes_with_only_the_missing_blocks(survey, tiny_model
         from seisbatch import export
 
         export.export_segy(survey, str(pathlib.Path(survey).parent / "x.sgy"), array="denoised", client=client)
-    flags = root["denoised_done"][:]
+    flags = sb_store.done_mask(survey, "denoised")
     assert 2 <= flags.sum() < len(flags)
     r = denoise.denoise(survey, tiny_model, spec, client=client)
     # blocks already running when the first run stopped may finish in between: never fewer resumed
@@ -151,7 +151,7 @@ def test_a_short_2d_line_is_cut_along_samples_and_resumes_on_another_cluster(tin
             denoise.denoise(store, tiny_model, spec, client=four_slots, progress=stop_after_one)
     root = zarr.open_group(store, mode="r")
     assert root["denoised"].attrs["seisbatch"]["params"]["min_tasks"] == 4
-    flags = root["denoised_done"][:]
+    flags = sb_store.done_mask(store, "denoised")
     assert len(flags) == 4 and 1 <= flags.sum()
     r = denoise.denoise(store, tiny_model, spec, client=client)  # 2 slots now: the plan of the first run
     assert r["tasks"] == 4 and r["resumed"] >= int(flags.sum()) and r["resumed"] + r["computed"] == 4
@@ -271,4 +271,4 @@ def test_plan_is_stored_by_digest_and_matches_shapes(survey, tiny_model, client)
     p = tiling.plan(root["amplitude"].shape, root["amplitude"].chunks, (16, 24), 5, min_tasks=params["min_tasks"])
     assert params["min_tasks"] == sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
     assert params["plan"] == p.digest()
-    assert root["denoised_done"].shape == (len(p.tasks),)
+    assert sb_store.GROUP not in root  # the progress of a complete output is gone

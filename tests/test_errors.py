@@ -210,7 +210,7 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
             fh.write(f"{index}\n")
         return real(layout, path, index, block, *rest)
 
-    missing = [i for i, r in enumerate(store.read_block_log(str(out))) if r is None]
+    missing = [i for i, r in enumerate(store.read_blocks(str(out), store.CONVERSION)) if r is None]
     monkeypatch.setattr(segy_source, "segy_block_task", counting)
     with engine.dask_client(workers=1, processes=False) as c:
         convert.convert_segy(good, out, client=c, chunks=(4, 4, 97))
@@ -221,7 +221,7 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
     for name in ("amplitude", "raw_headers", "trace_mask"):
         np.testing.assert_array_equal(a[name][:], b[name][:])
     assert a.attrs["seisbatch"]["stats"] == b.attrs["seisbatch"]["stats"]  # statistics over every block
-    assert store.BLOCK_LOG not in a  # the resume log goes with completion
+    assert store.GROUP not in a  # the resume log goes with completion
     export.export_segy(out, tmp_path / "x.sgy", client=None, workers=1)
     assert open(tmp_path / "x.sgy", "rb").read() == open(good, "rb").read()
 

@@ -50,7 +50,7 @@ def _same_store(a: str, b: str, arrays=("amplitude", "raw_headers", "trace_mask"
 def _fresh_store(base, tmp_path) -> str:
     """A copy of the converted store without the denoised output."""
     s = str(tmp_path / "s.zarr")
-    shutil.copytree(base / "ref.zarr", s, ignore=shutil.ignore_patterns("denoised", "denoised_done"))
+    shutil.copytree(base / "ref.zarr", s, ignore=shutil.ignore_patterns("denoised", store.GROUP))
     store.consolidate(s)  # the copied consolidated metadata still lists the arrays left out
     assert "denoised" not in zarr.open_group(s, mode="r")
     return s
@@ -81,7 +81,7 @@ def test_worker_killed_during_denoise_the_run_completes_equal(base, tmp_path):
     assert state["killed"] is not None and r["computed"] == r["tasks"] == 24
     out, ref = zarr.open_group(s, mode="r"), zarr.open_group(str(base / "ref.zarr"), mode="r")
     np.testing.assert_array_equal(out["denoised"][:], ref["denoised"][:])
-    assert out["denoised_done"][:].all() and out["denoised"].attrs["seisbatch"]["complete"]
+    assert out["denoised"].attrs["seisbatch"]["complete"] and store.done_mask(s, "denoised") is None  # cleared
 
 
 def test_worker_killed_during_convert_the_run_completes_equal(base, tmp_path):
@@ -127,11 +127,11 @@ def test_denoise_killed_with_sigkill_resumes_with_only_the_missing_blocks(base, 
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def some_done():
-        flags = zarr.open_array(store=s, path="denoised_done", mode="r")[:]
+        flags = store.done_mask(s, "denoised")
         return 0 < flags.sum() < len(flags) - 4
 
     _kill_when(proc, some_done)
-    flags = zarr.open_array(store=s, path="denoised_done", mode="r")[:]
+    flags = store.done_mask(s, "denoised")
     assert not flags.all() and not zarr.open_group(s, mode="r")["denoised"].attrs["seisbatch"]["complete"]
     assert main(cmd[1:]) == 0
     out = capsys.readouterr().out
@@ -150,18 +150,43 @@ def test_convert_killed_with_sigkill_is_never_complete_and_resumes(base, tmp_pat
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def some_done():
-        rows = store.read_block_log(out)
+        rows = store.read_blocks(out, store.CONVERSION)
         return 0 < sum(r is not None for r in rows) < len(rows) - 50
 
     _kill_when(proc, some_done)
     with pytest.raises(SeisbatchError, match="incomplete"):
         store.open_complete(out)  # a half-converted store is never taken for complete
-    done_before = sum(r is not None for r in store.read_block_log(out))
+    done_before = sum(r is not None for r in store.read_blocks(out, store.CONVERSION))
     assert main(cmd[1:]) == 0
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as lc, Client(lc) as c:
         convert.convert_segy(src, str(tmp_path / "fresh.zarr"), client=c, chunks=(1, 8, 100))
     _same_store(out, str(tmp_path / "fresh.zarr"))
     assert 0 < done_before and sha256(src) == before
+
+def test_export_killed_with_sigkill_resumes_with_only_the_missing_blocks(tmp_path, capsys):
+    """The output file stays OUT.partial until complete; the same command again writes only the
+    blocks not yet marked done, and the file equals the input byte for byte."""
+    src = str(tmp_path / "long.sgy")
+    synthetic.write_segy(src, synthetic.SurveySpec(n_inline=300, n_crossline=40, n_samples=100, seed=5))
+    z, out = str(tmp_path / "long.zarr"), str(tmp_path / "back.sgy")
+    with engine.dask_client(workers=1, processes=False) as c:
+        convert.convert_segy(src, z, client=c, chunks=(1, 40, 100))  # one export block per inline
+    cmd = [os.path.join(BIN, "seisbatch"), "export", z, out, "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def some_done():
+        flags = store.done_mask(out + ".partial.progress", "export")
+        return 0 < flags.sum() < len(flags) - 100
+
+    _kill_when(proc, some_done)
+    assert not os.path.exists(out) and os.path.exists(out + ".partial")
+    done_before = int(store.done_mask(out + ".partial.progress", "export").sum())
+    assert main(cmd[1:]) == 0
+    said = capsys.readouterr().out
+    assert f"({done_before} of 300 blocks written by an earlier run)" in said
+    assert sha256(out) == sha256(src)
+    assert not os.path.exists(out + ".partial") and not os.path.exists(out + ".partial.progress")
+
 
 
 # ------------------------------------------------------------------ concurrent runs
@@ -279,12 +304,12 @@ def test_a_torn_block_log_row_counts_as_not_done(tmp_path):
     """A process killed while writing a row leaves a damaged chunk: that block is redone, the others kept."""
     path = str(tmp_path / "log.zarr")
     zarr.open_group(path, mode="w")
-    store.create_block_log(path, 4, 3)
+    store.start_blocks(path, "job", 4, 3)
     for i in (0, 1, 3):
-        store.write_block_row(path, i, np.array([1.0, 2.0, float(i)]))
-    chunk = tmp_path / "log.zarr" / store.BLOCK_LOG / "c" / "1" / "0"
+        store.mark_done(path, "job", i, np.array([1.0, 2.0, float(i)]))
+    chunk = tmp_path / "log.zarr" / store.GROUP / "job" / "c" / "1" / "0"
     chunk.write_bytes(chunk.read_bytes()[:5])  # torn
-    rows = store.read_block_log(path)
+    rows = store.read_blocks(path, "job")
     assert rows[1] is None and rows[2] is None
     np.testing.assert_array_equal(rows[3], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(rows[0], [1.0, 2.0, 0.0])

@@ -68,7 +68,7 @@ def _already_converted(src: str, dst: str) -> bool:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .. import convert, engine
+    from .. import convert, engine, sources, store
 
     jobs = batch_outputs(args.input, args.output, ".zarr")
     try:  # every option checked before a cluster starts
@@ -80,38 +80,54 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SeisbatchError(None, str(exc)) from None
     done, skipped, failed = 0, 0, []
-    with engine.dask_client(**client_kwargs(args)) as client:
-        for k, (src, dst) in enumerate(jobs, 1):
-            if len(jobs) > 1 and not args.overwrite and _already_converted(src, dst):
-                print(f"{src} -> {dst}: already converted (--overwrite converts it again)")
-                skipped += 1
-                continue
-            label = "convert" if len(jobs) == 1 else f"convert {k}/{len(jobs)}"
-            try:
-                with naming(dst):  # an OSError names the store being written
-                    summary = _convert_one(args, client, src, dst, spec, label)
-            except SeisbatchError as exc:
-                if len(jobs) == 1:
-                    raise
-                print(f"seisbatch: error: {exc}", file=sys.stderr)  # a bad file does not stop the others
-                failed.append(src)
-                continue
-            _print_converted(src, dst, summary)
-            done += 1
+
+    def report(src: str, exc: SeisbatchError) -> None:
+        if len(jobs) == 1:
+            raise exc
+        print(f"seisbatch: error: {exc}", file=sys.stderr)  # a bad file does not stop the others
+        failed.append(src)
+
+    todo = []
+    for src, dst in jobs:  # every input opened and checked before a cluster starts
+        if len(jobs) > 1 and not args.overwrite and _already_converted(src, dst):
+            print(f"{src} -> {dst}: already converted (--overwrite converts it again)")
+            skipped += 1
+            continue
+        try:
+            with naming(src):
+                source = sources.open_source(src, spec)
+                source.check()
+            store.check_folder(dst)
+        except SeisbatchError as exc:
+            report(src, exc)
+            continue
+        todo.append((src, dst, source))
+    if todo:
+        with engine.dask_client(**client_kwargs(args)) as client:
+            for k, (src, dst, source) in enumerate(todo, 1):
+                label = "convert" if len(todo) == 1 else f"convert {k}/{len(todo)}"
+                try:
+                    with naming(dst):  # an OSError names the store being written
+                        summary = _convert_one(args, client, source, dst, spec, label)
+                except SeisbatchError as exc:
+                    report(src, exc)
+                    continue
+                _print_converted(src, dst, summary)
+                done += 1
     if len(jobs) > 1:
         print(f"{len(jobs)} inputs: {done} converted, {skipped} already converted, {len(failed)} failed"
               + (f" ({', '.join(failed)})" if failed else ""))
     return 2 if failed else 0
 
 
-def _convert_one(args: argparse.Namespace, client, src: str, dst: str, spec, label: str) -> dict:
+def _convert_one(args: argparse.Namespace, client, source, dst: str, spec, label: str) -> dict:
     from .. import convert
 
     update, close = progress.bar(label, args.quiet)
     scan_update, scan_close = progress.bar("scan headers", args.quiet)
     try:
-        return convert.convert(src, dst, spec, client=client, overwrite=args.overwrite, progress=update,
-                               scan_progress=scan_update)
+        return convert.convert_source(source, dst, spec, client=client, overwrite=args.overwrite, progress=update,
+                                      scan_progress=scan_update)
     finally:
         scan_close()
         close()

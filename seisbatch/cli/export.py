@@ -11,7 +11,8 @@ from .common import batch_outputs, client_args, client_kwargs, naming
 def add_parser(sub) -> None:
     e = sub.add_parser("export", help="store -> SEG-Y with the original headers",
                        description="Write an array of a store as SEG-Y with the original file's headers, trace order "
-                                   "and sample format. An unmodified store gives back the input byte for byte.")
+                                   "and sample format. An unmodified store gives back the input byte for byte. An export killed "
+                                   "midway resumes when run again (OUT.partial and OUT.partial.progress are its work).")
     e.add_argument("store", nargs="+", help="seisbatch Zarr store; several are exported one after the other on one "
                    "cluster, every one checked before any is written")
     e.add_argument("output", help="SEG-Y file to write; with several stores, a directory (made if missing) that gets "
@@ -41,5 +42,6 @@ def cmd_export(args: argparse.Namespace) -> int:
                                            progress=update)
             finally:
                 close()
-            print(f"{path}[{args.array}] -> {out}: {r['traces']} traces, {r['bytes']} bytes")
+            resumed = f" ({r['resumed']} of {r['tasks']} blocks written by an earlier run)" if r["resumed"] else ""
+            print(f"{path}[{args.array}] -> {out}: {r['traces']} traces, {r['bytes']} bytes{resumed}")
     return 0

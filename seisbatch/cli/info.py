@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .. import progress
+from ..errors import SeisbatchError
 from ..segy_format import TH_CROSSLINE, TH_INLINE
 
 
@@ -78,10 +79,15 @@ def format_info(d: dict) -> str:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from .. import info
+    from ..specs import ConvertSpec
 
+    try:
+        options = ConvertSpec(inline_byte=args.inline_byte, crossline_byte=args.crossline_byte)
+    except ValueError as exc:
+        raise SeisbatchError(args.path, str(exc)) from None
     update, close = progress.bar("scan headers", args.quiet, unit="trace", delay=1.0)
     try:
-        d = info.describe(args.path, args.inline_byte, args.crossline_byte, progress=update)
+        d = info.describe(args.path, options, progress=update)
     finally:
         close()
     if args.json:

@@ -3,7 +3,8 @@ are dead."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -11,6 +12,11 @@ import numpy as np
 from .. import geometry, hdf5_source, stats, store
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from ..specs import ConvertSpec
 
 
 def hdf5_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], run: str) -> np.ndarray:
@@ -55,6 +61,31 @@ def template(src: str, vol: hdf5_source.Hdf5Volume, *, sample_interval: float, s
         task=hdf5_block_task, task_args=lambda dst, run: [(vol_dict, dst, i, b, run) for i, b in enumerate(blocks)],
         summary={"geometry": kind, "shape": list(shape), "traces": n, "notes": []},
     )
+
+
+class Hdf5Source:
+    """An HDF5 file; the dataset to convert (option ``dataset``, or the one volume in the file) is
+    opened by :meth:`check`, as ``info`` lists every dataset instead."""
+
+    kind = "hdf5"
+
+    def __init__(self, path: str, options: ConvertSpec) -> None:
+        self.path, self.options = path, options
+        self._template: Template | None = None
+
+    def check(self) -> None:
+        o = self.options
+        vol = hdf5_source.open_volume(self.path, o.dataset, o.axes)
+        self._template = template(self.path, vol, sample_interval=o.sample_interval, sample_units=o.sample_units,
+                                  chunks=o.chunks, compression=o.compression)
+
+    def template(self, client: Client | None = None, scan_progress: Callable[[int, int], None] | None = None) -> Template:
+        if self._template is None:
+            self.check()
+        return self._template
+
+    def describe(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        return describe(self.path)
 
 
 def describe(path: str) -> dict[str, Any]:

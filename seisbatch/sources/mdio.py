@@ -4,7 +4,8 @@ headers MDIO kept (what it did not keep is made up and said), and the block task
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,6 +13,11 @@ from .. import geometry, mdio_source, segy_writer, stats, store
 from ..errors import SeisbatchError
 from ..segy_format import FILE_HEADER_SIZE, SAMPLE_FORMATS, TRACE_HEADER_SIZE, sample_size
 from . import Template, mask_and_log
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from ..specs import ConvertSpec
 
 
 def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], slab: int, endian: str | None,
@@ -100,9 +106,33 @@ def template(src: str, vol: mdio_source.MdioVolume, *, chunks: tuple[int, ...] |
     )
 
 
-def describe(path: str) -> dict[str, Any]:
+class MdioSource:
+    """An MDIO v1 store, its dataset's layout read and checked when opened."""
+
+    kind = "mdio"
+
+    def __init__(self, path: str, options: ConvertSpec) -> None:
+        self.path, self.options = path, options
+        self.volume = mdio_source.open_volume(path)
+        self._template: Template | None = None
+
+    def check(self) -> None:
+        if self.options.checksum:
+            raise SeisbatchError(self.path, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
+        self._template = template(self.path, self.volume, chunks=self.options.chunks,
+                                  compression=self.options.compression)
+
+    def template(self, client: Client | None = None, scan_progress: Callable[[int, int], None] | None = None) -> Template:
+        if self._template is None:
+            self.check()
+        return self._template
+
+    def describe(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        return describe(self.path, self.volume)
+
+
+def describe(path: str, vol: mdio_source.MdioVolume) -> dict[str, Any]:
     """What `convert` would take from an MDIO v1 store."""
-    vol = mdio_source.open_volume(path)
     _, samples, _ = mdio_source.axes(vol)
     text, binary = mdio_source.file_headers(vol)
     return {

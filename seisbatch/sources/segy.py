@@ -4,16 +4,19 @@ store template with every header kept, and the block task that copies traces int
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from distributed import Client
 
 from .. import config, engine, geometry, segy_reader, stats, store
-from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_CROSSLINE, TH_INLINE, TH_SCALCO,
+from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_SCALCO,
                            decode, lossy_rows)
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
+
+if TYPE_CHECKING:
+    from ..specs import ConvertSpec
 
 
 def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...], g2f: np.ndarray, keep_raw: bool,
@@ -157,11 +160,33 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte
     )
 
 
-def describe(path: str, inline_byte: int = TH_INLINE, crossline_byte: int = TH_CROSSLINE,
+class SegySource:
+    """A SEG-Y file, its file headers read and checked when opened (byte order, format, sizes)."""
+
+    kind = "segy"
+
+    def __init__(self, path: str, options: ConvertSpec) -> None:
+        self.path, self.options = path, options
+        self.layout = segy_reader.scan(path, options.endian)
+
+    def check(self) -> None:
+        """Nothing more to check before the cluster: the geometry needs the header scan."""
+
+    def template(self, client: Client, scan_progress: engine.Progress | None = None) -> Template:
+        o = self.options
+        return template(self.path, self.layout, client, inline_byte=o.inline_byte, crossline_byte=o.crossline_byte,
+                        geometry_kind=o.geometry, chunks=o.chunks, sample_units=o.sample_units,
+                        compression=o.compression, scan_progress=scan_progress)
+
+    def describe(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Layout, geometry, line ranges, textual header; ``progress(traces, total)`` follows the
+        header scan (it reads only the line fields, in this process)."""
+        return describe(self.path, self.layout, self.options.inline_byte, self.options.crossline_byte, progress)
+
+
+def describe(path: str, layout: segy_reader.SegyLayout, inline_byte: int, crossline_byte: int,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """What ``seisbatch info`` says of a SEG-Y file: layout, geometry, line ranges, textual header;
-    ``progress(traces, total)`` follows the header scan."""
-    layout = segy_reader.scan(path)
+    """What ``seisbatch info`` says of a SEG-Y file."""
     fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte], progress=progress)
     geom = geometry.detect(fields[inline_byte], fields[crossline_byte], "auto", path)
     text, _, _ = segy_reader.read_file_header(layout)

@@ -1,6 +1,7 @@
 """The seisbatch Zarr store, by concern: ``layout`` (what a store holds, creating and opening it),
-``progress`` (a conversion's block log, resume and completion), ``paths`` (URLs and output safety)
-and ``codecs`` (compression and the codec pipeline). Everything is importable from here.
+``progress`` (block progress of every job that resumes; a conversion's completion), ``paths``
+(URLs and output safety) and ``codecs`` (compression and the codec pipeline). Everything is
+importable from here.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from .layout import (  # noqa: F401
     FORMAT_VERSION, HEADER_BYTES, b64, unb64, default_chunks, create, write_trace_order, open_root, meta, open_complete, update_meta, consolidate, source_id, same_source,
 )
 from .progress import (  # noqa: F401
-    BLOCK_LOG, create_block_log, write_block_row, _WRITABLE, writable, read_block_log, unfinished_conversion, finish, DONE_SUFFIX,
-    done_flags_name, create_done_flags, mark_done, read_done_flags,
+    GROUP, CONVERSION, start_blocks, mark_done, read_blocks, done_mask, clear_blocks, _WRITABLE, writable,
+    unfinished_conversion, finish,
 )
 
 try:  # every seisbatch process (client or worker) opens its arrays with the chosen pipeline

@@ -1,8 +1,15 @@
-"""Progress of the jobs that write a store, kept in the store itself so a killed job resumes:
+"""Block progress, kept beside what a job writes so that a killed job resumes with only the
+blocks it had not finished. One format for every job:
 
-- a conversion's block log (a row per block: done flag and the block's statistics), the arrays
-  its tasks write (opened once per worker), and the completion that ends it;
-- an output's done flags (``<output>_done``, one per block), for ``denoise``.
+- ``_progress/<job>`` in a Zarr group: one float64 row per block, written by the block's task
+  after its data; column 0 is 1 when the block is done, the rest (``row_length`` values, none
+  for most jobs) what the task wants kept, such as a conversion block's partial statistics;
+- jobs: ``convert`` (:data:`CONVERSION`, in the store it fills), ``denoise`` (one job per output
+  array, named after it, in the store), ``export`` (in a small group beside ``OUT.partial``, as the
+  store it reads is never written).
+
+Also here: the arrays a conversion's tasks write (opened once per worker), and the completion
+that ends a conversion.
 """
 
 from __future__ import annotations
@@ -16,23 +23,68 @@ from .codecs import use_codec_pipeline
 from .layout import consolidate, meta, same_source, update_meta
 from .paths import is_store
 
+GROUP = "_progress"
+CONVERSION = "_convert"  # the conversion's job: no output array can be named so (they start with a letter)
 
-BLOCK_LOG = "_convert_blocks"  # exists only while a conversion is unfinished
+
+def _name(job: str) -> str:
+    return f"{GROUP}/{job}"
 
 
-def create_block_log(path: str, n_blocks: int, row_length: int) -> None:
-    """One row per conversion block, written by the block's task after its data: column 0 is 1
-    when the block is done, the rest its partial statistics, so a resumed conversion needs only
-    the missing blocks and still gets survey statistics over all of them."""
+def start_blocks(path: str, job: str, n_blocks: int, row_length: int = 0) -> None:
+    """A fresh progress log of ``n_blocks`` blocks for ``job`` in the group at ``path`` (replacing
+    an older one)."""
+    width = 1 + row_length
     zarr.open_group(path, mode="r+").create_array(
-        BLOCK_LOG, shape=(n_blocks, 1 + row_length), chunks=(1, 1 + row_length), dtype="float64", fill_value=0.0)
+        _name(job), shape=(n_blocks, width), chunks=(1, width), dtype="float64", fill_value=0.0, overwrite=True,
+        attributes={"description": f"progress of {job!r}: column 0 is 1 where the block is done"})
 
 
-def write_block_row(path: str, index: int, row: np.ndarray, run: str | None = None) -> None:
-    """Log block ``index`` done: the done flag, then its statistics (through :func:`writable`
-    when a conversion ``run`` is given)."""
-    arr = writable(path, BLOCK_LOG, run) if run else zarr.open_array(store=path, path=BLOCK_LOG, mode="r+")
-    arr[index] = np.concatenate([[1.0], row])
+def mark_done(path: str, job: str, index: int, row: np.ndarray | None = None, run: str | None = None) -> None:
+    """Block ``index`` of ``job`` is done (its task's last write), with its ``row`` of values. With
+    ``run`` (unique to one call of the job) the log is opened once per worker (:func:`writable`)."""
+    arr = writable(path, _name(job), run) if run else zarr.open_array(store=path, path=_name(job), mode="r+")
+    arr[index] = np.concatenate([[1.0], [] if row is None else row])
+
+
+def read_blocks(path: str, job: str, n_blocks: int | None = None) -> list[np.ndarray | None] | None:
+    """Each block's row (without the done flag), None where it is not done or its row cannot be
+    read back whole (torn by a killed process); None for a job with no log, or one of another
+    number of blocks than ``n_blocks`` (another plan)."""
+    try:
+        arr = zarr.open_array(store=path, path=_name(job), mode="r")
+    except (FileNotFoundError, KeyError):
+        return None
+    if n_blocks is not None and arr.shape[0] != n_blocks:
+        return None
+    try:
+        rows = list(arr[:])  # one read of every chunk, the usual case
+    except Exception:  # a torn row: read row by row, the torn one counts as not done
+        rows = []
+        for i in range(arr.shape[0]):
+            try:
+                rows.append(arr[i])
+            except Exception:
+                rows.append(None)
+    return [r[1:] if r is not None and r[0] == 1.0 else None for r in rows]
+
+
+def done_mask(path: str, job: str, n_blocks: int | None = None) -> np.ndarray | None:
+    """Which blocks of ``job`` are done (bool per block), or None as for :func:`read_blocks`."""
+    rows = read_blocks(path, job, n_blocks)
+    return None if rows is None else np.array([r is not None for r in rows], dtype=bool)
+
+
+def clear_blocks(path: str, job: str) -> None:
+    """Remove ``job``'s log (the job is complete), and the progress group once it is empty."""
+    root = zarr.open_group(path, mode="r+", use_consolidated=False)
+    if GROUP not in root:
+        return
+    group = root[GROUP]
+    if job in group:
+        del group[job]
+    if not list(group.keys()):
+        del root[GROUP]
 
 
 _WRITABLE: dict[tuple[str, str, str], zarr.Array] = {}
@@ -57,21 +109,6 @@ def writable(path: str, name: str, run: str) -> zarr.Array:
     return arr
 
 
-def read_block_log(path: str) -> list[np.ndarray | None]:
-    """Each block's row, None where it is not done (or its row cannot be read back whole)."""
-    arr = zarr.open_array(store=path, path=BLOCK_LOG, mode="r")
-    try:
-        rows = list(arr[:])  # one read of every chunk, the usual case
-    except Exception:  # a row torn by a killed process: read row by row, the torn one counts as not done
-        rows = []
-        for i in range(arr.shape[0]):
-            try:
-                rows.append(arr[i])
-            except Exception:
-                rows.append(None)
-    return [r[1:] if r is not None and r[0] == 1.0 else None for r in rows]
-
-
 def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group | None:
     """The store at ``path`` when it is an unfinished conversion of the same file (path, size,
     modification time) with the same options; else None."""
@@ -90,35 +127,6 @@ def unfinished_conversion(path: str, source: dict, options: dict) -> zarr.Group 
 
 def finish(path: str, **changes: Any) -> None:
     """Mark the store complete (last step of a conversion) and consolidate its metadata."""
-    root = zarr.open_group(path, mode="r+")
-    if BLOCK_LOG in root:
-        del root[BLOCK_LOG]
+    clear_blocks(path, CONVERSION)
     update_meta(path, state="complete", **changes)
     consolidate(path)
-
-
-DONE_SUFFIX = "_done"
-
-
-def done_flags_name(output: str) -> str:
-    """The array of ``output``'s done flags."""
-    return output + DONE_SUFFIX
-
-
-def create_done_flags(root: zarr.Group, output: str, n_blocks: int) -> None:
-    root.create_array(done_flags_name(output), shape=(n_blocks,), chunks=(1,), dtype="uint8", fill_value=0,
-                      dimension_names=[output + "_task"], overwrite=True,
-                      attributes={"description": f"1 where the block of {output!r} is written"})
-
-
-def mark_done(path: str, output: str, index: int) -> None:
-    """Block ``index`` of ``output`` is written (its task's last write)."""
-    zarr.open_array(store=path, path=done_flags_name(output), mode="r+")[index] = 1
-
-
-def read_done_flags(root: zarr.Group, output: str, n_blocks: int | None = None) -> np.ndarray | None:
-    """``output``'s done flags, or None where it has none (or ``n_blocks`` differs: another plan)."""
-    name = done_flags_name(output)
-    if name not in root or (n_blocks is not None and root[name].shape != (n_blocks,)):
-        return None
-    return root[name][:]
