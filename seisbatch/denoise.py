@@ -23,7 +23,7 @@ import numpy as np
 import zarr
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import config, devices, engine, fx, locking, stats, store, tiling
+from . import config, devices, engine, fx, locking, orthogonalize, stats, store, tiling
 from .errors import SeisbatchError
 
 PLUGIN = "seisbatch-model"
@@ -62,6 +62,8 @@ class DenoiseSpec:
     fx_window: tuple[int, int] = _setting("fx-window", lambda v: _pair(v))
     fx_damping: float = _setting("fx-damping", float)
     direction: str = _setting("direction", str)
+    domain: str | None = None  # gathers: "gather" (each gather a section; None means it) or "offset"
+    restore: bool | None = None  # put back the signal the removed noise holds (None: for gathers only)
     tile: tuple[int, int] = _setting("tile", _pair)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
     halo: int | None = _setting("halo", _opt_int)  # None: the model's receptive radius (exact crop blending)
     blend: str = _setting("blend", str)
@@ -83,6 +85,8 @@ class DenoiseSpec:
                 raise ValueError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}")
         if len(self.tile) != 2 or min(self.tile) < 1:
             raise ValueError(f"tile must be two positive sizes TRACES,SAMPLES, not {','.join(map(str, self.tile))}")
+        if self.domain is not None and self.domain not in tiling.DOMAINS:
+            raise ValueError(f"domain must be {' or '.join(tiling.DOMAINS)}, not {self.domain!r}")
         if self.halo is not None and self.halo < 0:
             raise ValueError(f"halo must not be negative, not {self.halo}")
         if self.batch_size < 1:
@@ -178,7 +182,7 @@ def model_info() -> dict:
 
 
 def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale: float, digest: str) -> int:
-    """One block: read with halo, scale, infer, unscale, zero dead traces, write, mark done.
+    """One block: read with halo, scale, infer, unscale, then :func:`_write`.
 
     Non-finite input samples (NaN, Inf) go into the model as 0, so that one bad sample cannot
     spread over the model's receptive field, and are 0 in the output."""
@@ -187,47 +191,46 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     p = tiling.Plan.from_dict(plan_dict)
     task = p.tasks[index]
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
-    mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
     read = p.region(task, read=True)
     model = get_worker().plugins[PLUGIN].model(digest)
-    out, bad = tiling.infer(amp[read], scale, lambda b: tiling.denoise_block(
+    x = np.asarray(amp[read], dtype=np.float32)
+    out, bad = tiling.infer(x, scale, lambda b: tiling.denoise_block(
         b, p, task, lambda tiles: dncnn.predict(model, tiles, spec["batch_size"]), spec["blend"], spec["batch_size"]))
-    region = p.region(task)
-    if bad.any():
-        out[bad[tiling.within(region, read, amp.shape)]] = 0.0
-    live = np.asarray(mask[region[:-1]])
-    out[~live] = 0.0
-    zarr.open_array(store=store_path, path=spec["output"], mode="r+")[region] = out
-    store.mark_done(store_path, spec["output"], index)
+    inner = tiling.within(p.region(task), read, amp.shape)
+    return _write(store_path, p, index, spec["output"], x[inner], out, bad[inner], spec["restore"])
+
+
+def _write(store_path: str, p: tiling.Plan, index: int, output: str, x: np.ndarray, out: np.ndarray,
+           bad: np.ndarray, restore: bool) -> int:
+    """A task's last steps on its core block: the lost signal put back section by section when
+    ``restore`` (:func:`orthogonalize.restore`), non-finite input samples and dead traces zeroed,
+    the block written, then marked done."""
+    region = p.region(p.tasks[index])
+    if restore:
+        out = p.unsections(orthogonalize.restore(p.sections(np.where(bad, 0.0, x)), p.sections(out)), out.shape)
+    out[bad] = 0.0
+    out[~np.asarray(zarr.open_array(store=store_path, path="trace_mask", mode="r")[region[:-1]])] = 0.0
+    zarr.open_array(store=store_path, path=output, mode="r+")[region] = out
+    store.mark_done(store_path, output, index)
     return int(out.size)
 
 
-def fx_task(store_path: str, plan_dict: dict, index: int, output: str, fx_settings: dict) -> int:
+def fx_task(store_path: str, plan_dict: dict, index: int, output: str, fx_settings: dict, restore: bool = False) -> int:
     """One block by f-x deconvolution: read with a halo of one f-x window, filter each section on
-    the windows of the whole section (so the core equals whole-section f-x), zero dead traces,
-    write, mark done. Non-finite samples are 0 in and out. No model, no scaling (f-x is linear)."""
+    the windows of the whole section (so the core equals whole-section f-x), then :func:`_write`.
+    Non-finite samples are 0 in and out. No model, no scaling (f-x is linear)."""
     p = tiling.Plan.from_dict(plan_dict)
     task = p.tasks[index]
     spec = fx.FxSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in fx_settings.items()})
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
-    mask = zarr.open_array(store=store_path, path="trace_mask", mode="r")
     read = p.region(task, read=True)
     block = np.asarray(amp[read], dtype=np.float32)
     bad = ~np.isfinite(block)
     block[bad] = 0.0
-    sa, ta = p.stack_axis, p.trace_axis
-    sections = np.moveaxis(block, (sa, ta), (0, 1)) if sa is not None else block[None]
-    origin, extent = (task.read[0], task.read_samples[0]), (p.shape[ta], p.shape[-1])
-    done = np.stack([fx.fx_decon(sec, spec, origin, extent) for sec in sections])
-    out = np.moveaxis(done, (0, 1), (sa, ta)) if sa is not None else done[0]
-    region = p.region(task)
-    inner = tiling.within(region, read, amp.shape)
-    out, bad = out[inner], bad[inner]
-    out[bad] = 0.0
-    out[~np.asarray(mask[region[:-1]])] = 0.0
-    zarr.open_array(store=store_path, path=output, mode="r+")[region] = out
-    store.mark_done(store_path, output, index)
-    return int(out.size)
+    origin, extent = (task.read[0], task.read_samples[0]), (p.shape[p.trace_axis], p.shape[-1])
+    out = p.unsections(np.stack([fx.fx_decon(sec, spec, origin, extent) for sec in p.sections(block)]), block.shape)
+    inner = tiling.within(p.region(task), read, amp.shape)
+    return _write(store_path, p, index, output, block[inner], out[inner], bad[inner], restore)
 
 
 _OUTPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
@@ -255,6 +258,19 @@ def _create_output(root: zarr.Group, name: str, attrs: dict) -> None:
                       attributes={"long_name": f"{name} amplitude", "seisbatch": attrs}, overwrite=True)
 
 
+def check(path: str, spec: DenoiseSpec) -> zarr.Group:
+    """Refuse a run that cannot succeed, before any cluster starts: the store must be complete,
+    the output name free for denoise, and the sections (``direction``, ``domain``) ones the store's
+    dims have. Returns the store's root."""
+    root = store.open_complete(path)
+    _check_output_name(path, spec.output)
+    try:
+        tiling.trace_axis(tuple(root["amplitude"].metadata.dimension_names), spec.direction, spec.domain)
+    except ValueError as exc:
+        raise SeisbatchError(path, str(exc)) from None
+    return root
+
+
 def denoise(
     path: str,
     model_path: str | None = None,
@@ -271,8 +287,7 @@ def denoise(
     t0 = time.perf_counter()
     path = os.fspath(path)
     model_path = os.path.abspath(model_path or default_model_path())
-    root = store.open_complete(path)
-    _check_output_name(path, spec.output)
+    root = check(path, spec)
     meta = store.meta(root)
     scale = stats.scale_factor(meta.get("stats") or {})
     with locking.store_lock(path):  # one writer per store; released even if this process is killed
@@ -303,8 +318,11 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         # run keeps the cut of the run it resumes, whatever the cluster is now
         slots = _previous_params(root, spec.output, overwrite).get("min_tasks") or max(1, int(
             config.get("denoise.min-tasks") or sum(w.get("nthreads", 1) for w in workers_info.values())))
-        p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, spec.direction, min_tasks=slots)
-        params = json.loads(json.dumps(dict(spec.params(), halo=halo, scale=scale, min_tasks=slots,
+        dims = tuple(amp.metadata.dimension_names)
+        axis, label = tiling.trace_axis(dims, spec.direction, spec.domain)
+        restore = spec.restore if spec.restore is not None else tiling.is_gathers(dims)
+        p = tiling.plan(amp.shape, amp.chunks, spec.tile, halo, label, min_tasks=slots, axis=axis)
+        params = json.loads(json.dumps(dict(spec.params(), halo=halo, scale=scale, min_tasks=slots, restore=restore,
                                             plan=p.digest())))  # as stored
         attrs = {"complete": False, "method": spec.method, "model_path": model_path,
                  "model_digest": info["digest"], "params": params}
@@ -314,10 +332,10 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         todo = [i for i in range(len(p.tasks)) if not done[i]]
         plan_dict = p.to_dict()
         if spec.method == "fx":
-            args = [(path, plan_dict, i, spec.output, asdict(spec.fx_spec())) for i in todo]
+            args = [(path, plan_dict, i, spec.output, asdict(spec.fx_spec()), restore) for i in todo]
             wrote = engine.run_tasks(c, fx_task, args, progress)
         else:
-            spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output}
+            spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output, "restore": restore}
             wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo],
                                      progress, resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
@@ -336,7 +354,7 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
             "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
             "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
             "workers": n_used, "model_digest": info["digest"], "halo": halo, "precision": spec.precision,
-            "method": spec.method, "already_complete": False}
+            "method": spec.method, "sections": p.direction, "restore": restore, "already_complete": False}
 
 
 def _previous_params(root: zarr.Group, name: str, overwrite: bool) -> dict:

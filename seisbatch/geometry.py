@@ -1,4 +1,5 @@
-"""Survey geometry from trace header values: 3D grid, 2D line, or plain traces (pre-stack/unsorted).
+"""Survey geometry from trace header values: a 3D grid, a 2D line, pre-stack gathers (3D or 2D
+CMP gathers with an offset axis, shot gathers with a channel axis), or plain traces (unsorted).
 
 Pure index arithmetic on header arrays, no I/O, so it is tested and reused everywhere.
 """
@@ -14,7 +15,9 @@ import numpy as np
 
 from .errors import SeisbatchError
 
-KINDS = ("auto", "3d", "2d", "traces")
+KINDS = ("auto", "3d", "2d", "cmp3d", "cmp2d", "shot", "traces")
+#: The trace-grid dims of each pre-stack layout (MDIO v1 names); the last is the gather's trace axis.
+PRESTACK = {"cmp3d": ("inline", "crossline", "offset"), "cmp2d": ("cdp", "offset"), "shot": ("shot_point", "channel")}
 #: A 3D grid must have at least this fraction of its cells filled to be chosen automatically.
 MIN_FILL = 0.5
 
@@ -26,7 +29,7 @@ class Geometry:
     ``grid_index[i]`` is the flat index in the trace grid (shape ``grid_shape``) of file trace i.
     """
 
-    kind: str  # "3d", "2d" or "traces"
+    kind: str  # "3d", "2d", "cmp3d", "cmp2d", "shot" or "traces"
     dims: tuple[str, ...]  # trace-grid dims, e.g. ("inline", "crossline") or ("trace",)
     axes: dict[str, np.ndarray]  # coordinate values of each grid dim
     grid_index: np.ndarray
@@ -91,20 +94,80 @@ def grid_3d(il: np.ndarray, xl: np.ndarray) -> Geometry:
     return Geometry("3d", ("inline", "crossline"), {"inline": il_axis, "crossline": xl_axis}, flat)
 
 
+def offset_axis(offsets: np.ndarray, bin_width: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(axis, index of each trace on it): the offsets present, or with ``bin_width`` bins of that
+    width from the smallest offset (the axis holds each bin's nominal offset)."""
+    if not bin_width:
+        axis = np.unique(offsets)
+        return axis, np.searchsorted(axis, offsets)
+    k = np.round((offsets - offsets.min()) / bin_width).astype(np.int64)
+    axis = offsets.min() + bin_width * np.arange(int(k.max()) + 1)
+    return (axis.astype(np.int64) if float(bin_width).is_integer() else axis), k
+
+
+def grid(kind: str, keys: dict[str, np.ndarray], offset_bins: float | None = None) -> Geometry:
+    """The pre-stack grid ``kind`` (see :data:`PRESTACK`) of the traces' header ``keys``; raises
+    ValueError if two traces fall in one cell (the bytes are wrong, or offsets need binning)."""
+    dims = PRESTACK[kind]
+    axes, index = {}, []
+    for d in dims:
+        if d == "offset":
+            axes[d], i = offset_axis(keys[d], offset_bins)
+        else:
+            axes[d] = regular_axis(keys[d])
+            i = np.searchsorted(axes[d], keys[d])
+        index.append(i)
+    flat = np.ravel_multi_index(index, tuple(len(axes[d]) for d in dims))
+    if len(np.unique(flat)) != len(flat):
+        hint = "; try --offset-bins" if "offset" in dims else ""
+        raise ValueError(f"two traces share a cell of the {kind} grid ({', '.join(dims)}): check the header bytes{hint}")
+    return Geometry(kind, dims, axes, flat)
+
+
+def _prestack(keys: dict[str, np.ndarray], n_il: int, n_xl: int, offset_bins: float | None) -> Geometry | None:
+    """Auto-detection of gathers: only where offsets vary, the first layout whose grid is unique
+    and at least :data:`MIN_FILL` full, tried in the order 3D CMP (inline and crossline vary), 2D
+    CMP, shot."""
+    if "offset" not in keys or len(np.unique(keys["offset"])) < 2:
+        return None
+    kinds = (["cmp3d"] if n_il > 1 and n_xl > 1 else []) + ["cmp2d", "shot"]
+    for kind in kinds:
+        try:
+            g = grid(kind, keys, offset_bins)
+        except (ValueError, KeyError):
+            continue
+        fill = len(keys["offset"]) / math.prod(g.grid_shape)
+        if fill >= MIN_FILL:
+            g.notes.append(f"pre-stack {kind} gathers: offsets vary, and each ({', '.join(g.dims)}) cell holds at most "
+                           f"one trace, {fill:.0%} of cells filled (--geometry forces another layout)")
+            return g
+    return None
+
+
 def traces(n: int, kind: str = "traces") -> Geometry:
     """One trace axis in file order."""
     return Geometry(kind, ("trace",), {"trace": np.arange(n, dtype=np.int64)}, np.arange(n, dtype=np.int64))
 
 
-def detect(il: np.ndarray, xl: np.ndarray, force: str = "auto", path: str | None = None) -> Geometry:
-    """Choose the geometry of a file from its inline/crossline header values.
+def detect(il: np.ndarray, xl: np.ndarray, force: str = "auto", path: str | None = None,
+           gathers: dict[str, np.ndarray] | None = None, offset_bins: float | None = None) -> Geometry:
+    """Choose the geometry of a file from its inline/crossline header values, and ``gathers``'
+    (offset, cdp, shot_point, channel) for pre-stack layouts.
 
     auto: a 3D grid when both axes vary, pairs are unique and the grid is at least half full; a 2D
-    line when one axis is constant and the other is unique per trace; otherwise traces in file order.
+    line when one axis is constant and the other is unique per trace; else, where offsets vary,
+    gathers (3D CMP, 2D CMP or shot, the first whose grid is unique and at least half full);
+    otherwise traces in file order.
     """
     if force not in KINDS:
         raise SeisbatchError(path, f"unknown geometry {force!r}; choose one of {KINDS}")
     n = len(il)
+    keys = dict(gathers or {}, inline=il, crossline=xl)
+    if force in PRESTACK:
+        try:
+            return grid(force, keys, offset_bins)
+        except ValueError as exc:
+            raise SeisbatchError(path, str(exc)) from None
     if force == "traces":
         return traces(n)
     if force == "2d":
@@ -119,20 +182,22 @@ def detect(il: np.ndarray, xl: np.ndarray, force: str = "auto", path: str | None
         try:
             geom = grid_3d(il, xl)
         except ValueError as exc:
-            g = traces(n)
-            g.notes.append(f"not a 3D grid ({str(exc).split(';')[0]}): stored as traces")
+            g = _prestack(keys, n_il, n_xl, offset_bins) or traces(n)
+            if g.kind == "traces":
+                g.notes.append(f"not a 3D grid ({str(exc).split(';')[0]}) nor gathers: stored as traces")
             return g
         fill = n / math.prod(geom.grid_shape)
         if fill >= MIN_FILL:
             if fill < 1:
                 geom.notes.append(f"irregular 3D grid: {math.prod(geom.grid_shape) - n} missing traces")
             return geom
-        g = traces(n)
-        g.notes.append(f"inline/crossline grid only {fill:.0%} full: stored as traces")
+        g = _prestack(keys, n_il, n_xl, offset_bins) or traces(n)
+        if g.kind == "traces":
+            g.notes.append(f"inline/crossline grid only {fill:.0%} full: stored as traces")
         return g
     if (n_il == 1) != (n_xl == 1) and max(n_il, n_xl) == n:
         return traces(n, "2d")
-    return traces(n)
+    return _prestack(keys, n_il, n_xl, offset_bins) or traces(n)
 
 
 def plan_blocks(grid_shape: tuple[int, ...], grid_chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:

@@ -2,6 +2,8 @@
 and read blocks of amplitudes, trace mask and 240-byte trace headers in seisbatch's store order.
 
 MDIO v1 keeps amplitudes as float32 on (inline, crossline, time|depth) or (cdp|trace, time|depth),
+or, pre-stack, on CDP-offset gathers (inline, crossline, offset | cdp, offset, time|depth) and
+shot gathers (shot_point, channel, time|depth),
 dead traces as NaN under a ``trace_mask``, and the trace headers as named fields (bytes 1-232 of
 the standard header). Imported with ``MDIO__IMPORT__RAW_HEADERS`` and
 ``MDIO__IMPORT__SAVE_SEGY_FILE_HEADER`` it also keeps the 240 raw header bytes of every trace, the
@@ -24,6 +26,7 @@ from .errors import SeisbatchError
 from .segy_format import BINARY_SIZE, SAMPLE_FORMATS, TEXT_SIZE, TRACE_HEADER_SIZE
 
 SAMPLE_DIMS = {"time": "ms", "depth": "m"}  # MDIO's vertical axis names -> seisbatch's sample units
+GATHERS = {("inline", "crossline", "offset"): "cmp3d", ("cdp", "offset"): "cmp2d", ("shot_point", "channel"): "shot"}
 STANDARD_HEADER_BYTES = 232  # MDIO's parsed standard fields cover bytes 1-232 in order
 
 
@@ -38,8 +41,15 @@ class MdioVolume:
     chunks: tuple[int, ...]
 
     @property
+    def kind(self) -> str:
+        """The geometry: 3d, 2d, or a gather layout (cmp3d, cmp2d, shot)."""
+        return GATHERS.get(self.dims) or ("3d" if len(self.dims) == 2 else "2d")
+
+    @property
     def store_dims(self) -> tuple[str, ...]:
-        """seisbatch's names of the trace-grid axes."""
+        """seisbatch's names of the trace-grid axes (a gather layout keeps MDIO's)."""
+        if self.dims in GATHERS:
+            return self.dims
         return ("inline", "crossline") if len(self.dims) == 2 else ("trace",)
 
 
@@ -68,10 +78,11 @@ def open_volume(path: str) -> MdioVolume:
         raise SeisbatchError(path, f"MDIO store without its variable {variable!r} or a trace_mask")
     arr = root[variable]
     names = tuple(arr.metadata.dimension_names or ())
-    if len(names) not in (2, 3) or names[-1] not in SAMPLE_DIMS:
+    if names[-1] not in SAMPLE_DIMS or not (len(names) in (2, 3) or names[:-1] in GATHERS):
         raise SeisbatchError(path, f"MDIO variable {variable!r} has dims {names}: seisbatch reads post-stack 3D "
-                                   "(inline, crossline, time|depth) and 2D (trace axis, time|depth) data")
-    if len(names) == 3 and names[:2] != ("inline", "crossline"):
+                                   "(inline, crossline, time|depth) and 2D (trace axis, time|depth) data, and gathers "
+                                   "(inline, crossline, offset | cdp, offset | shot_point, channel, time|depth)")
+    if len(names) == 3 and names[:-1] not in GATHERS and names[:2] != ("inline", "crossline"):
         raise SeisbatchError(path, f"MDIO variable {variable!r} has dims {names}; a 3D survey needs (inline, crossline, ...)")
     if names[-1] not in root or tuple(root[names[-1]].shape) != (arr.shape[-1],):
         raise SeisbatchError(path, f"MDIO store without its {names[-1]!r} axis values")
@@ -147,12 +158,15 @@ def recording_delay(vol: MdioVolume, mask: np.ndarray, endian: str) -> int:
 
 def axes(vol: MdioVolume) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
     """Grid axis values under seisbatch's names, the sample axis (float64), and cdp_x/cdp_y on the
-    grid where MDIO has them."""
+    grid where MDIO has them (a gather's coordinates repeated over its offsets)."""
     root = zarr.open_group(vol.path, mode="r")
     grid = {}
     for ours, theirs, n in zip(vol.store_dims, vol.dims, vol.shape):
         grid[ours] = np.asarray(root[theirs][:], dtype=np.int64) if theirs in root else np.arange(n, dtype=np.int64)
     samples = np.asarray(root[vol.sample_dim][:], dtype=np.float64)
-    coords = {n: np.asarray(root[n][:], dtype=np.float64) for n in ("cdp_x", "cdp_y")
-              if n in root and tuple(root[n].shape) == vol.shape[:-1]}
+    coords = {}
+    for n in ("cdp_x", "cdp_y"):
+        if n in root and tuple(root[n].metadata.dimension_names or ()) == vol.dims[: root[n].ndim]:
+            v = np.asarray(root[n][:], dtype=np.float64)
+            coords[n] = np.broadcast_to(v.reshape(v.shape + (1,) * (len(vol.dims) - v.ndim)), vol.shape[:-1]).copy()
     return grid, samples, coords

@@ -3,11 +3,14 @@
 With a clean reference (synthetic truth, converted to a store) the metric is SNR before and after.
 Field data has no truth, so the metrics are the energy of the removed noise relative to the input
 and the leakage: the correlation between the removed noise and the denoised signal (near zero when
-the denoiser removed noise, not signal).
+the denoiser removed noise, not signal). The sections are inline or crossline sections of a 3D
+store, the whole of a 2D line, or each gather of a pre-stack store, whose figure also shows the
+amplitude versus offset of its strongest event before and after.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -18,38 +21,59 @@ from .errors import SeisbatchError
 from .metrics import SnrAccumulator
 
 
-def _sections(shape: tuple[int, ...], direction: str) -> tuple[int, int | None]:
-    """(number of sections, stacking axis) for a direction."""
-    if len(shape) == 2:
-        return 1, None
-    axis = 0 if direction == "inline" else 1
-    return shape[axis], axis
+Axes = tuple[int, ...]
 
 
-def _take(arr, axis: int | None, i: int) -> np.ndarray:
-    if axis is None:
-        return np.asarray(arr[:], dtype=np.float32)
-    idx = [slice(None)] * arr.ndim
-    idx[axis] = i
+def _sections(dims: tuple[str, ...], shape: tuple[int, ...], kind: str) -> tuple[Axes, list[tuple[int, ...]]]:
+    """(stacking axes, the index of every section along them) for sections of ``kind``."""
+    grid = dims[:-1]
+    if len(grid) == 1:
+        axes: Axes = ()
+    elif tiling.is_gathers(dims):
+        axes = tuple(range(len(grid) - 1))  # every key but the gather's own offset (channel) axis
+    else:
+        axes = (0,) if kind == "inline" else (1,)
+    return axes, list(itertools.product(*[range(shape[a]) for a in axes]))
+
+
+def _take(arr, axes: Axes, index: tuple[int, ...]) -> np.ndarray:
+    idx: list[Any] = [slice(None)] * arr.ndim
+    for a, i in zip(axes, index):
+        idx[a] = i
     return np.asarray(arr[tuple(idx)], dtype=np.float32)
 
 
-def parse_section(text: str | None, shape: tuple[int, ...], labels: dict[str, np.ndarray]) -> tuple[str, int]:
-    """'inline:120' (a line number) -> ("inline", index); default: the middle inline."""
-    if len(shape) == 2:
-        return "trace", 0
+def parse_section(text: str | None, dims: tuple[str, ...], shape: tuple[int, ...],
+                  labels: dict[str, np.ndarray]) -> tuple[str, tuple[int, ...]]:
+    """The figure's section: 'inline:120' or 'crossline:300' (line numbers) in a 3D store, the
+    gather 'cdp:1010', 'shot_point:101' or 'inline:1000,crossline:2003' in a pre-stack one ->
+    (kind, index along the stacking axes). Default: the middle inline, or the middle gather."""
+    grid = dims[:-1]
+    if len(grid) == 1:
+        return "trace", ()
+    if tiling.is_gathers(dims):
+        keys = grid[:-1]
+        given = dict(part.partition(":")[::2] for part in text.split(",")) if text else {}
+        if set(given) - set(keys) or any(not v.lstrip("-").isdigit() for v in given.values()):
+            raise ValueError(f"section {text!r}: expected {','.join(k + ':NUMBER' for k in keys)}")
+        index = tuple(_find(labels, k, given[k]) if k in given else shape[a] // 2 for a, k in enumerate(keys))
+        return "gather", index
     if not text:
-        return "inline", shape[0] // 2
+        return "inline", (shape[0] // 2,)
     kind, _, number = text.partition(":")
     if kind not in ("inline", "crossline") or not number.lstrip("-").isdigit():
         raise ValueError(f"section {text!r}: expected inline:NUMBER or crossline:NUMBER")
-    where = np.nonzero(labels[kind] == int(number))[0]
+    return kind, (_find(labels, kind, number),)
+
+
+def _find(labels: dict[str, np.ndarray], key: str, number: str) -> int:
+    where = np.nonzero(labels[key] == int(number))[0]
     if not len(where):
-        raise ValueError(f"no {kind} {number} (range {labels[kind].min()}..{labels[kind].max()})")
-    return kind, int(where[0])
+        raise ValueError(f"no {key} {number} (range {labels[key].min()}..{labels[key].max()})")
+    return int(where[0])
 
 
-def precision_check(root, output: str, axis: int | None, index: int) -> dict[str, Any]:
+def precision_check(root, output: str, axis: Axes, index: tuple[int, ...]) -> dict[str, Any]:
     """The error of a stored output against float32 inference with the same model, on one window.
 
     The window is one tile core (the run's tile size) at the middle of the section, read with the
@@ -67,7 +91,7 @@ def precision_check(root, output: str, axis: int | None, index: int) -> dict[str
         raise SeisbatchError(model_path, f"not the model that made {output!r} (digest differs): cannot measure its error")
     scale = np.float32(params.get("scale", 1.0))
     x, y = _take(root["amplitude"], axis, index), _take(root[output], axis, index)
-    live = np.asarray(_take(root["trace_mask"], axis, index) if axis is not None else root["trace_mask"][:], bool)
+    live = np.asarray(_take(root["trace_mask"], axis, index), bool)
     r = dncnn.receptive_radius(m)
     core, read = [], []
     for n, t in zip(x.shape, params.get("tile", x.shape)):
@@ -96,15 +120,15 @@ def _check_output(root, path: str, output: str) -> None:
         raise SeisbatchError(path, f"array {output!r} is incomplete: finish the denoising run first")
 
 
-def _metrics(amp, den, ref, axis: int | None, n_sec: int) -> dict[str, Any]:
+def _metrics(amp, den, ref, axis: Axes, indices: list[tuple[int, ...]]) -> dict[str, Any]:
     """Per-section removed energy and leakage (and SNR before/after with a clean reference), and
     their survey-wide values."""
     rows = []
     total_in, total_out = SnrAccumulator(), SnrAccumulator()
-    for i in range(n_sec):
+    for i in indices:
         x, y = _take(amp, axis, i), _take(den, axis, i)
         noise = x - y
-        row: dict[str, Any] = {"section": i}
+        row: dict[str, Any] = {"section": i[0] if len(i) == 1 else list(i)}
         e_in = float(np.vdot(x, x))
         row["removed_energy"] = float(np.vdot(noise, noise)) / e_in if e_in else 0.0
         ys, ns = y - y.mean(), noise - noise.mean()
@@ -142,9 +166,10 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         if compare == output:
             raise SeisbatchError(path, f"--compare {compare!r} is the output itself: name another array")
     amp, den = root["amplitude"], root[output]
-    labels = {k: root[k][:] for k in ("inline", "crossline") if k in root}
+    dims = tuple(amp.metadata.dimension_names)
+    labels = {k: root[k][:] for k in dims[:-1] if k in root}
     try:
-        kind, index = parse_section(section, amp.shape, labels)
+        kind, index = parse_section(section, dims, amp.shape, labels)
     except ValueError as exc:
         raise SeisbatchError(path, str(exc)) from None
     ref = None
@@ -153,11 +178,11 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         ref = ref_root["amplitude"]
         if ref.shape != amp.shape:
             raise SeisbatchError(clean, f"clean reference shape {ref.shape} differs from the survey's {amp.shape}")
-    n_sec, axis = _sections(amp.shape, kind if kind != "trace" else "inline")
-    result: dict[str, Any] = {"output": output, "direction": kind, **_metrics(amp, den, ref, axis, n_sec)}
+    axis, indices = _sections(dims, amp.shape, kind)
+    result: dict[str, Any] = {"output": output, "direction": kind, **_metrics(amp, den, ref, axis, indices)}
     rows = result["sections"]
     if compare is not None:
-        other = _metrics(amp, root[compare], ref, axis, n_sec)
+        other = _metrics(amp, root[compare], ref, axis, indices)
         compare_rows = other.pop("sections")
         result["compare"] = {"output": compare, **other}
     precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
@@ -179,7 +204,10 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         panels[2:] = [(compare, z), (f"removed by {output}", x - y), (f"removed by {compare}", x - z)]
     if c is not None:
         panels.insert(0, ("clean reference", c))
-    name = "line" if kind == "trace" else f"{kind} {labels[kind][index]}"
+    if kind == "gather":
+        name = ", ".join(f"{k} {labels[k][i]}" for k, i in zip(dims[:-2], index))
+    else:
+        name = "line" if kind == "trace" else f"{kind} {labels[kind][index[0]]}"
     units = root["sample"].attrs.get("units", "")
     samples = ({"ms": "time (ms)", "m": "depth (m)"}.get(units, f"sample ({units})" if units else "sample"),
                root["sample"][:])
@@ -191,6 +219,14 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         if z is not None:  # the compared output's curve (not the input's again)
             curves += [(f"{k}, {compare}", v) for k, v in list(along_line(x, z, c, window).items())[-1:]]
         along = (traces[0], traces[1], curves, None)
+    elif kind == "gather":  # the amplitude versus offset of the gather's strongest event
+        traces = (dims[-2], labels[dims[-2]])
+        t = int(np.argmax(np.einsum("ij,ij->j", y, y)))
+        at = f"at {samples[1][t]:g} {units}" if units else f"at sample {t}"
+        curves = [(f"{k} {at}", v[:, t]) for k, v in (("clean", c), ("input", x), (output, y), (compare, z))
+                  if v is not None]
+        along = (f"{dims[-2]} (amplitude of the strongest event)", labels[dims[-2]], curves, None)
+        result["avo"] = {"sample": float(samples[1][t]), **{k: v.tolist() for k, v in curves}}
     else:
         other = "crossline" if kind == "inline" else "inline"
         traces = (other, labels[other])
@@ -201,7 +237,7 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         if compare is not None:
             label, k = keys[-1] if c is not None else keys[0]
             curves.append((f"{label}, {compare}", np.array([scale * r[k] for r in compare_rows])))
-        along = (kind, labels[kind], curves, float(labels[kind][index]))
+        along = (kind, labels[kind], curves, float(labels[kind][index[0]]))
     fig = plots.sections(png, panels, f"{os.path.basename(path.rstrip('/'))}: {name}", traces=traces, samples=samples,
                          along=along, removed=1 if compare is None else 2)
     result.update(png=png, figure_section=name, figure_noise_gain=fig["noise_gain"])

@@ -29,6 +29,10 @@ TH_SAMPLES = 115
 TH_INTERVAL = 117
 TH_CDP_X = 181
 TH_CDP_Y = 185
+TH_CHANNEL = 13  # trace number within the field record: a shot gather's channel
+TH_SHOT = 17  # energy source point number: the shot
+TH_CDP = 21  # ensemble (CDP) number
+TH_OFFSET = 37  # source-receiver offset, as segyio's `offset` field
 TH_INLINE = 189  # the standard's inline and crossline positions, the defaults of --inline-byte/--crossline-byte
 TH_CROSSLINE = 193
 

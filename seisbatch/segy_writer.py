@@ -11,7 +11,8 @@ from .segy_format import (BIN_FORMAT, BIN_INTERVAL, BIN_SAMPLES, BINARY_SIZE, TE
                           TH_CROSSLINE, TH_DELAY, TH_INLINE, TH_INTERVAL, TH_SAMPLES, TH_SCALCO, TRACE_HEADER_SIZE)
 
 
-def _put(headers: np.ndarray, byte: int, values: np.ndarray | int, size: int, endian: str) -> None:
+def put(headers: np.ndarray, byte: int, values: np.ndarray | int, size: int, endian: str) -> None:
+    """Write ``values`` as ``size``-byte signed integers at 1-based ``byte`` of every header."""
     order = ">" if endian == "big" else "<"
     col = np.broadcast_to(np.asarray(values).astype(f"{order}i{size}"), (len(headers),))
     headers[:, byte - 1 : byte - 1 + size] = np.ascontiguousarray(col).view(np.uint8).reshape(-1, size)
@@ -46,17 +47,17 @@ def trace_headers(
     """Trace headers with sequence numbers, sample count/interval/delay, line numbers, coordinates."""
     headers = np.zeros((len(file_traces), TRACE_HEADER_SIZE), dtype=np.uint8)
     for byte, size, value in ((1, 4, file_traces + 1), (5, 4, file_traces + 1), (TH_DELAY, 2, delay), (TH_SAMPLES, 2, ns), (TH_INTERVAL, 2, dt_us)):
-        _put(headers, byte, value, size, endian)
+        put(headers, byte, value, size, endian)
     if "inline" in lines:
-        _put(headers, TH_INLINE, lines["inline"], 4, endian)
-        _put(headers, TH_CROSSLINE, lines["crossline"], 4, endian)
-        _put(headers, 21, lines.get("cdp", file_traces + 1), 4, endian)
+        put(headers, TH_INLINE, lines["inline"], 4, endian)
+        put(headers, TH_CROSSLINE, lines["crossline"], 4, endian)
+        put(headers, 21, lines.get("cdp", file_traces + 1), 4, endian)
     else:
-        _put(headers, 21, lines["trace"] + 1, 4, endian)
+        put(headers, 21, lines["trace"] + 1, 4, endian)
     if cdp_xy is not None:
-        _put(headers, TH_SCALCO, -100, 2, endian)  # coordinates in centimetres
-        _put(headers, TH_CDP_X, np.rint(cdp_xy[0] * 100), 4, endian)
-        _put(headers, TH_CDP_Y, np.rint(cdp_xy[1] * 100), 4, endian)
+        put(headers, TH_SCALCO, -100, 2, endian)  # coordinates in centimetres
+        put(headers, TH_CDP_X, np.rint(cdp_xy[0] * 100), 4, endian)
+        put(headers, TH_CDP_Y, np.rint(cdp_xy[1] * 100), 4, endian)
     return headers
 
 

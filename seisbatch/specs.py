@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from . import store
 from .model import DEPTH, FILTERS
-from .segy_format import TH_CROSSLINE, TH_INLINE
+from .geometry import KINDS as GEOMETRIES
+from .segy_format import TH_CDP, TH_CHANNEL, TH_CROSSLINE, TH_INLINE, TH_OFFSET, TH_SHOT
 
-GEOMETRIES = ("auto", "3d", "2d", "traces")
+HEADER_BYTES = ("inline_byte", "crossline_byte", "offset_byte", "cdp_byte", "shot_byte", "channel_byte")
 SAMPLE_UNITS = ("ms", "m", "ft")
 
 
@@ -28,6 +29,11 @@ class ConvertSpec:
     endian: str | None = None  # SEG-Y: None detects it
     inline_byte: int = TH_INLINE
     crossline_byte: int = TH_CROSSLINE
+    offset_byte: int = TH_OFFSET  # pre-stack gathers: the offset, CMP number, shot and channel
+    cdp_byte: int = TH_CDP
+    shot_byte: int = TH_SHOT
+    channel_byte: int = TH_CHANNEL
+    offset_bins: float | None = None  # bin offsets to this width (None: the offsets present)
     sample_units: str = "ms"
     dataset: str | None = None  # HDF5
     axes: str | None = None  # HDF5
@@ -41,7 +47,9 @@ class ConvertSpec:
             raise ValueError(f"geometry must be one of {', '.join(GEOMETRIES)}, not {self.geometry!r}")
         if self.endian not in (None, "big", "little"):
             raise ValueError(f"endian must be big or little, not {self.endian!r}")
-        for name in ("inline_byte", "crossline_byte"):
+        if self.offset_bins is not None and not self.offset_bins > 0:
+            raise ValueError(f"--offset-bins must be positive, not {self.offset_bins}")
+        for name in HEADER_BYTES:
             if not 1 <= getattr(self, name) <= 237:  # a 4-byte field inside the 240-byte trace header
                 raise ValueError(f"--{name.replace('_', '-')} must lie in 1..237, not {getattr(self, name)}")
         if self.sample_units not in SAMPLE_UNITS:

@@ -1,9 +1,12 @@
 """The tile plan of a denoising run, computed from shapes alone (no data is read).
 
 A survey is denoised as 2D sections (trace x sample): inline or crossline sections of a 3D store,
-or the whole (trace, sample) array of a 2D line or pre-stack store. Work is cut in two levels:
+the whole (trace, sample) array of a 2D line, or, for pre-stack gathers, each gather (offset or
+channel x sample) or each common-offset section, so that no section holds traces of two gathers,
+or of two offsets (:func:`trace_axis`). The section's trace axis is one axis of the array; every
+other axis but the samples is a stacking axis. Work is cut in two levels:
 
-- tasks: chunk-aligned blocks of the output (a run of sections along the stacking axis, a range
+- tasks: chunk-aligned blocks of the output (a run of sections along the stacking axes, a range
   of traces when sections are long, and a range of samples when there would otherwise be fewer
   tasks than the cluster can run at once), each read with a halo of traces (and of samples), so
   that tasks write disjoint whole chunks and need nothing from each other;
@@ -20,6 +23,7 @@ rerun can check it is resuming the same plan.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -46,14 +50,51 @@ def windows_1d(lo: int, hi: int, n: int, core: int, halo: int) -> list[tuple[Ran
     return out
 
 
+DOMAINS = ("gather", "offset")
+PRESTACK_DIMS = ("offset", "channel")  # the last trace dim of a gather store
+
+
+def is_gathers(dims: tuple[str, ...]) -> bool:
+    """Whether an array of ``dims`` (sample last) holds pre-stack gathers."""
+    return len(dims) >= 3 and dims[-2] in PRESTACK_DIMS
+
+
+def trace_axis(dims: tuple[str, ...], direction: str = "inline", domain: str | None = None) -> tuple[int, str]:
+    """(the sections' trace axis, a label) for an array of ``dims`` (sample last). Post-stack: the
+    crosslines of an inline section (``direction`` inline), the inlines of a crossline section, a
+    2D line's traces. Gathers (dims ending offset or channel): ``domain`` offset takes the gathers
+    at one offset (channel) as a section, along cdp or shot, or along crossline (``direction``
+    inline) or inline in a 3D CMP store; gather (the default) takes each gather's offsets: it works
+    on a single gather too, and with the lost signal restored it kept amplitude versus offset best
+    on synthetic CMP gathers (``benchmarks/avo.py``)."""
+    grid = tuple(dims[:-1])
+    if is_gathers(dims):
+        domain = domain or "gather"
+        if domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+        if domain == "gather":
+            return len(grid) - 1, "gather"
+        if len(grid) == 3:
+            return (1, "offset, inline") if direction == "inline" else (0, "offset, crossline")
+        return 0, "offset"
+    if domain is not None:
+        raise ValueError(f"--domain is for pre-stack gathers; this store's dims are {', '.join(dims)}")
+    if len(grid) == 1:
+        return 0, "trace"
+    if len(grid) != 2:
+        raise ValueError(f"cannot cut sections from an array of dims {dims}")
+    return (1, "inline") if direction == "inline" else (0, "crossline")
+
+
 @dataclass(frozen=True)
 class Task:
-    """A chunk-aligned block: sections ``stack`` (3D) x core traces ``traces`` x core samples
-    ``samples``, read over ``read`` traces and ``read_samples`` samples; ``tiles`` are ((core),
-    (window)) pairs in read-region coordinates, each a pair of (trace range, sample range)."""
+    """A chunk-aligned block: sections ``stack`` (a range along each stacking axis) x core traces
+    ``traces`` x core samples ``samples``, read over ``read`` traces and ``read_samples`` samples;
+    ``tiles`` are ((core), (window)) pairs in read-region coordinates, each a pair of (trace range,
+    sample range)."""
 
     index: int
-    stack: Range | None
+    stack: tuple[Range, ...]
     traces: Range
     read: Range
     samples: Range
@@ -62,7 +103,7 @@ class Task:
 
     @property
     def n_sections(self) -> int:
-        return 1 if self.stack is None else self.stack[1] - self.stack[0]
+        return int(np.prod([b - a for a, b in self.stack])) if self.stack else 1
 
 
 @dataclass(frozen=True)
@@ -70,19 +111,30 @@ class Plan:
     """Every task of a run, and the parameters that made it."""
 
     shape: tuple[int, ...]
-    direction: str
+    direction: str  # a label of the sections: inline, crossline, trace, gather, offset
     tile: tuple[int, int]
     halo: int
     chunks: tuple[int, ...]
     tasks: list[Task]
+    trace_axis: int
 
     @property
-    def stack_axis(self) -> int | None:
-        return None if len(self.shape) == 2 else (0 if self.direction == "inline" else 1)
+    def stack_axes(self) -> tuple[int, ...]:
+        return tuple(a for a in range(len(self.shape) - 1) if a != self.trace_axis)
 
-    @property
-    def trace_axis(self) -> int:
-        return 0 if len(self.shape) == 2 else (1 if self.direction == "inline" else 0)
+    def sections(self, block: np.ndarray) -> np.ndarray:
+        """A task's block as (section, trace, sample)."""
+        lead = self.stack_axes + (self.trace_axis,)
+        moved = np.moveaxis(block, lead, tuple(range(len(lead))))
+        return moved.reshape((-1,) + moved.shape[-2:])
+
+    def unsections(self, sections: np.ndarray, block_shape: tuple[int, ...]) -> np.ndarray:
+        """Inverse of :meth:`sections`, into a block of ``block_shape`` (sample and trace extents
+        those of ``sections``)."""
+        lead = self.stack_axes + (self.trace_axis,)
+        stack_shape = tuple(block_shape[a] for a in self.stack_axes)
+        moved = sections.reshape(stack_shape + sections.shape[-2:])
+        return np.moveaxis(moved, tuple(range(len(lead))), lead)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -94,7 +146,8 @@ class Plan:
 
         tasks = [Task(t["index"], r(t["stack"]), r(t["traces"]), r(t["read"]), r(t["samples"]), r(t["read_samples"]),
                       [r(x) for x in t["tiles"]]) for t in d["tasks"]]
-        return cls(tuple(d["shape"]), d["direction"], tuple(d["tile"]), d["halo"], tuple(d["chunks"]), tasks)
+        return cls(tuple(d["shape"]), d["direction"], tuple(d["tile"]), d["halo"], tuple(d["chunks"]), tasks,
+                   d["trace_axis"])
 
     def digest(self) -> str:
         """Identifies the plan; a resumed run must have the same one."""
@@ -105,8 +158,8 @@ class Plan:
         idx = [slice(None)] * len(self.shape)
         idx[self.trace_axis] = slice(*(task.read if read else task.traces))
         idx[-1] = slice(*(task.read_samples if read else task.samples))
-        if self.stack_axis is not None:
-            idx[self.stack_axis] = slice(*task.stack)
+        for axis, r in zip(self.stack_axes, task.stack):
+            idx[axis] = slice(*r)
         return tuple(idx)
 
 
@@ -126,29 +179,33 @@ def plan(
     direction: str = "inline",
     max_task_samples: int = 1 << 25,
     min_tasks: int = 1,
+    axis: int | None = None,
 ) -> Plan:
-    """Plan a run over a survey of ``shape`` (3D: inline, crossline, sample; 2D: trace, sample)
-    stored in ``chunks``. ``tile`` is the core size (traces, samples); ``max_task_samples`` bounds a
+    """Plan a run over a survey of ``shape`` (3D: inline, crossline, sample; 2D: trace, sample;
+    gathers: their grid, then sample) stored in ``chunks``, cut into sections along trace ``axis``
+    (default: that of ``direction`` in a post-stack array, :func:`trace_axis`). ``tile`` is the core size (traces, samples); ``max_task_samples`` bounds a
     task's memory (32 Mi samples = 128 MiB of float32 by default). When the sections give fewer
     than ``min_tasks`` tasks (a 2D line, a small survey: fewer than the cluster's task slots),
     tasks are also cut along samples at chunk boundaries, so that no worker idles; a sample halo
     costs ~2 x halo / sample chunk (7% with 512-sample chunks), less than a trace halo would."""
-    if len(shape) not in (2, 3) or len(chunks) != len(shape):
+    if len(shape) < 2 or len(chunks) != len(shape):
         raise ValueError(f"cannot tile an array of shape {shape} with chunks {chunks}")
-    if direction not in ("inline", "crossline"):
-        raise ValueError(f"direction must be inline or crossline, not {direction!r}")
+    if axis is None:
+        if direction not in ("inline", "crossline"):
+            raise ValueError(f"direction must be inline or crossline, not {direction!r}")
+        if len(shape) not in (2, 3):
+            raise ValueError(f"give the trace axis of an array of shape {shape}")
+        axis, direction = trace_axis(("inline", "crossline", "sample")[-len(shape):], direction)
+    if not 0 <= axis < len(shape) - 1:
+        raise ValueError(f"trace axis {axis} of an array of shape {shape}")
     if min(tile) < 1 or halo < 0:
         raise ValueError("tile sides must be positive and the halo not negative")
-    p = Plan(tuple(shape), direction if len(shape) == 3 else "trace", tuple(tile), halo, tuple(chunks), [])
+    p = Plan(tuple(shape), direction, tuple(tile), halo, tuple(chunks), [], axis)
     n_traces, n_samples = shape[p.trace_axis], shape[-1]
     t_chunk = chunks[p.trace_axis]
-    if p.stack_axis is None:
-        stacks: list[Range | None] = [None]
-        per_stack = 1
-    else:
-        n, c = shape[p.stack_axis], chunks[p.stack_axis]
-        stacks = [(a, min(a + c, n)) for a in range(0, n, c)]
-        per_stack = c
+    stacks = list(itertools.product(*[[(a, min(a + chunks[s], shape[s])) for a in range(0, shape[s], chunks[s])]
+                                      for s in p.stack_axes]))
+    per_stack = int(np.prod([chunks[s] for s in p.stack_axes]))
     # traces per task: whole sections unless that breaks the memory budget, then chunk multiples
     budget = max(t_chunk, (max_task_samples // max(per_stack * n_samples, 1)) // t_chunk * t_chunk)
     trace_ranges = [(a, min(a + budget, n_traces)) for a in range(0, n_traces, budget)] if n_traces else []
@@ -201,8 +258,7 @@ def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: st
     """
     if blend not in ("crop", "taper"):
         raise ValueError(f"blend must be crop or taper, not {blend!r}")
-    sa, ta = plan_.stack_axis, plan_.trace_axis
-    sections = np.moveaxis(block, (sa, ta), (0, 1)) if sa is not None else block[None]
+    sections = plan_.sections(block)
     n_sec, n_read, n_read_s = sections.shape
     c0, c1 = task.traces[0] - task.read[0], task.traces[1] - task.read[0]
     d0, d1 = task.samples[0] - task.read_samples[0], task.samples[1] - task.read_samples[0]
@@ -222,8 +278,7 @@ def denoise_block(block: np.ndarray, plan_: Plan, task: Task, predict, blend: st
                 wsum[s, wt[0] : wt[1], ws[0] : ws[1]] += w
     if wsum is not None:
         acc[:, c0:c1, d0:d1] /= wsum[:, c0:c1, d0:d1]
-    core = acc[:, c0:c1, d0:d1]
-    return np.moveaxis(core, (0, 1), (sa, ta)) if sa is not None else core[0]
+    return plan_.unsections(acc[:, c0:c1, d0:d1], block.shape)
 
 
 def infer(window: np.ndarray, scale: float, predict: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,8 @@ def test_info_on_segy_files(data_dir, capsys):
     out = capsys.readouterr().out
     assert "little-endian" in out and "2-byte signed integer" in out and "111..133" in out
     assert cli.main(["info", str(data_dir / "segyio_viking_small.segy")]) == 0
-    assert "geometry:   traces" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "geometry:   shot" in out and "shot_point: 101..104 (byte 17)" in out and "channel:    1..120 (byte 13)" in out
 
 
 def test_info_on_missing_path(tmp_path, capsys):
@@ -132,3 +133,17 @@ def test_a_file_where_a_store_belongs_and_a_missing_folder_are_said_plainly(data
     assert cli.main(["convert", sgy, str(tmp_path / "nodir" / "x.zarr"), "--quiet"]) == 2
     assert f"the folder {tmp_path / 'nodir'} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nodir").exists()
+
+
+def test_an_installed_package_holds_every_subpackage():
+    """`pip install .` (not only an editable install) must ship cli/, sources/, store/ and models/."""
+    import pathlib
+    import tomllib
+
+    import setuptools
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    find = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    shipped = set(setuptools.find_packages(where=str(root), include=find["include"]))
+    on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "seisbatch").rglob("__init__.py")}
+    assert {"seisbatch.cli", "seisbatch.sources", "seisbatch.store"} <= on_disk <= shipped

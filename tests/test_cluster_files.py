@@ -17,6 +17,7 @@ from conftest import small_model
 from seisbatch import convert, denoise, engine, synthetic
 
 CLUSTER = pathlib.Path(__file__).resolve().parents[1] / "cluster"
+DATA = pathlib.Path(__file__).resolve().parent / "data"
 
 
 def _launcher():
@@ -109,5 +110,8 @@ def test_gpu_option_without_a_gpu_is_a_clear_error(tmp_path, capsys, monkeypatch
     from seisbatch.cli import main
 
     monkeypatch.setattr(engine, "local_gpus", lambda: 0)
-    assert main(["denoise", str(tmp_path / "any.zarr"), "--gpu", "--quiet"]) == 2
+    z = str(tmp_path / "s.zarr")
+    assert main(["convert", str(DATA / "segyio_f3.sgy"), z, "--workers", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["denoise", z, "--gpu", "--quiet"]) == 2
     assert "--gpu: no NVIDIA GPU found" in capsys.readouterr().err

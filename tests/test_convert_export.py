@@ -67,8 +67,8 @@ def test_geometries_of_the_real_files(data_dir, tmp_path, client):
     assert dead["geometry"] == "3d" and dead["shape"] == [23, 18, 75] and dead["traces"] == 239
     assert kinds["gundih_2D_Xline_12680.sgy"]["geometry"] == "2d"
     assert kinds["gundih_2D_Xline_12680.sgy"]["shape"] == [650, 1499]
-    assert kinds["segyio_viking_small.segy"]["geometry"] == "traces"
-    assert kinds["segyio_viking_small.segy"]["shape"] == [480, 600]
+    assert kinds["segyio_viking_small.segy"]["geometry"] == "shot"  # pre-stack: 4 shots of 120 channels
+    assert kinds["segyio_viking_small.segy"]["shape"] == [4, 120, 600]
 
 
 def test_store_opens_with_plain_xarray(data_dir, tmp_path, client):

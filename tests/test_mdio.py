@@ -151,3 +151,25 @@ def test_an_mdio_store_missing_its_axis_or_with_a_wrong_mask_is_refused(tmp_path
         with pytest.raises(SeisbatchError, match="axis values" if broken == "time" else "does not match"):
             convert.convert_mdio(path, tmp_path / "out.zarr")
         assert cli.main(["info", str(path)]) == 2  # one clear line, not a traceback
+
+
+@pytest.mark.parametrize("name,kind,dims", [
+    ("cmp2d", "cmp2d", ("cdp", "offset", "sample")),
+    ("cmp3d", "cmp3d", ("inline", "crossline", "offset", "sample")),
+])
+def test_mdio_cdp_gathers_keep_their_offset_axis_and_export_byte_for_byte(tmp_path, client, name, kind, dims):
+    """MDIO's CdpOffsetGathers templates: the gathers stay gathers (MDIO's dim names), with the
+    gathers' coordinates over their offsets, and the SEG-Y file MDIO read comes back."""
+    src = DATA / "mdio" / f"{name}_gathers.mdio"
+    before = tree_digest(src)
+    z = tmp_path / "g.zarr"
+    summary = convert.convert_mdio(src, z, client=client)
+    assert summary["geometry"] == kind and not any("made up" in n for n in summary["notes"])
+    root = zarr.open_group(str(z), mode="r")
+    assert tuple(root["amplitude"].metadata.dimension_names) == dims
+    assert list(root["offset"][:]) == list(range(100, 100 * root["amplitude"].shape[-2] + 1, 100))
+    x = root["cdp_x"][:]
+    assert np.isfinite(x).all() and (np.diff(x, axis=-1) == 0).all() and len(np.unique(x)) > 1
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert filecmp.cmp(DATA / "mdio" / f"{name}_gathers.sgy", tmp_path / "back.sgy", shallow=False)
+    assert tree_digest(src) == before

@@ -21,14 +21,14 @@ def coverage(p: tiling.Plan) -> np.ndarray:
     for task in p.tasks:
         region = p.region(task)
         block = np.zeros(tuple(len(range(*s.indices(n))) for s, n in zip(region, p.shape)), np.int32)
-        sections = np.moveaxis(block, (p.stack_axis, p.trace_axis), (0, 1)) if p.stack_axis is not None else block[None]
+        sections = p.sections(block)
         c0, d0 = task.traces[0] - task.read[0], task.samples[0] - task.read_samples[0]
         for (ct, cs), (wt, ws) in task.tiles:
             assert wt[0] <= ct[0] and ct[1] <= wt[1] and ws[0] <= cs[0] and cs[1] <= ws[1]
             assert 0 <= wt[0] and wt[1] <= task.read[1] - task.read[0]
             assert 0 <= ws[0] and ws[1] <= task.read_samples[1] - task.read_samples[0]
             sections[:, ct[0] - c0 : ct[1] - c0, cs[0] - d0 : cs[1] - d0] += 1
-        count[region] += block
+        count[region] += p.unsections(sections, block.shape)
     return count
 
 
@@ -37,22 +37,24 @@ def coverage(p: tiling.Plan) -> np.ndarray:
     shape=st.one_of(
         st.tuples(st.integers(1, 40), st.integers(1, 70), st.integers(1, 90)),
         st.tuples(st.integers(1, 300), st.integers(1, 90)),
+        st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 30), st.integers(1, 40)),  # 3D gathers
     ),
     tile_t=st.integers(1, 50), tile_s=st.integers(1, 60), halo=st.integers(0, 20),
-    chunk=st.integers(1, 16), direction=st.sampled_from(["inline", "crossline"]),
+    chunk=st.integers(1, 16), direction=st.sampled_from(["inline", "crossline"]), axis=st.integers(0, 2),
     budget=st.sampled_from([50, 400, 1 << 25]), s_chunk=st.sampled_from([7, 32]), min_tasks=st.integers(1, 12),
 )
-def test_every_sample_is_covered_exactly_once(shape, tile_t, tile_s, halo, chunk, direction, budget, s_chunk, min_tasks):
+def test_every_sample_is_covered_exactly_once(shape, tile_t, tile_s, halo, chunk, direction, axis, budget, s_chunk,
+                                              min_tasks):
     chunks = (chunk,) * (len(shape) - 1) + (min(shape[-1], s_chunk),)
-    p = tiling.plan(shape, chunks, (tile_t, tile_s), halo, direction, max_task_samples=budget, min_tasks=min_tasks)
+    how = {"axis": axis} if len(shape) == 4 else {"direction": direction}  # a gather store names its trace axis
+    p = tiling.plan(shape, chunks, (tile_t, tile_s), halo, max_task_samples=budget, min_tasks=min_tasks, **how)
     assert np.array_equal(coverage(p), np.ones(shape, np.int32))
     # tasks are aligned to chunks along every axis, so they write disjoint chunks
     for t in p.tasks:
         assert t.traces[0] % chunks[p.trace_axis] == 0 and t.samples[0] % chunks[-1] == 0
-        if t.stack is not None:
-            assert t.stack[0] % chunks[p.stack_axis] == 0
+        assert all(r[0] % chunks[a] == 0 for a, r in zip(p.stack_axes, t.stack))
     # samples are split only to reach min_tasks, and then as far as the sample chunks allow
-    unsplit = tiling.plan(shape, chunks, (tile_t, tile_s), halo, direction, max_task_samples=budget)
+    unsplit = tiling.plan(shape, chunks, (tile_t, tile_s), halo, max_task_samples=budget, **how)
     n_chunks = -(-shape[-1] // chunks[-1])
     if len(unsplit.tasks) >= min_tasks:
         assert p == unsplit
@@ -81,10 +83,7 @@ def small_model():
 
 def _whole_sections(model, vol: np.ndarray, p: tiling.Plan) -> np.ndarray:
     """The reference: every section through the model in one piece."""
-    if p.stack_axis is None:
-        return dncnn.predict(model, vol[None])[0]
-    sections = np.moveaxis(vol, (p.stack_axis, p.trace_axis), (0, 1))
-    return np.moveaxis(dncnn.predict(model, sections), (0, 1), (p.stack_axis, p.trace_axis))
+    return p.unsections(dncnn.predict(model, p.sections(vol)), vol.shape)
 
 
 def _tiled(model, vol, p, blend):
@@ -102,11 +101,18 @@ def _tiled(model, vol, p, blend):
     ((90, 41), "inline", 41 * 16, 1),  # long 2D line split into several tasks with a trace halo
     ((61, 53), "inline", 1 << 25, 3),  # a short 2D line cut along samples to feed 3 task slots
     ((5, 37, 45), "crossline", 1 << 25, 12),  # 5 crossline blocks cut in 3 along samples: both halos
+    ((6, 24, 45), 1, 1 << 25, 1),  # 2D CMP or shot gathers, gather domain: each gather one section
+    ((6, 24, 45), 0, 1 << 25, 1),  # their offset (channel) domain: along cdp at each offset
+    ((3, 4, 20, 45), 2, 1 << 25, 1),  # 3D CMP gathers, gather domain
+    ((3, 4, 20, 45), 1, 1 << 25, 9),  # 3D CMP, offset domain along crossline, cut along samples too
 ])
 def test_crop_with_receptive_halo_equals_whole_section_inference(small_model, shape, direction, budget, min_tasks):
+    """Per section, whatever the sections are: in a gather store, equality with each gather (or
+    each common-offset section) through the model alone also says no tile mixes two of them."""
     vol = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+    how = {"axis": direction} if isinstance(direction, int) else {"direction": direction}
     p = tiling.plan(shape, tuple(min(s, 8) for s in shape[:-1]) + (16,), (16, 20),
-                    dncnn.receptive_radius(small_model), direction, max_task_samples=budget, min_tasks=min_tasks)
+                    dncnn.receptive_radius(small_model), max_task_samples=budget, min_tasks=min_tasks, **how)
     assert sum(len(t.tiles) for t in p.tasks) > 4
     if min_tasks > 1:
         assert len({t.samples for t in p.tasks}) == 3

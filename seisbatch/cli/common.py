@@ -12,8 +12,35 @@ from ..errors import SeisbatchError, as_os_error
 
 GEOMETRY_HELP = (
     "survey geometry: auto (detect), 3d (inline x crossline grid), 2d (a line, stored as trace x "
-    "sample), traces (pre-stack or unsorted, file order)"
+    "sample), cmp3d (CMP gathers: inline x crossline x offset), cmp2d (CMP gathers: cdp x offset), shot "
+    "(shot gathers: shot_point x channel), traces (unsorted, file order)"
 )
+
+
+def header_args(parser: argparse.ArgumentParser, geometry: bool = False) -> None:
+    """The SEG-Y trace header bytes of the line and gather keys (and the geometry), for ``convert``
+    and ``info``, which detect the geometry the same way."""
+    from ..segy_format import TH_CDP, TH_CHANNEL, TH_CROSSLINE, TH_INLINE, TH_OFFSET, TH_SHOT
+    from ..specs import GEOMETRIES
+
+    g = parser.add_argument_group("SEG-Y trace headers")
+    for name, byte, what in (("inline", TH_INLINE, "inline number"), ("crossline", TH_CROSSLINE, "crossline number"),
+                             ("offset", TH_OFFSET, "source-receiver offset (gathers)"),
+                             ("cdp", TH_CDP, "CMP number (2D CMP gathers)"),
+                             ("shot", TH_SHOT, "shot number (shot gathers; 17 is the energy source point)"),
+                             ("channel", TH_CHANNEL, "channel (shot gathers; 13 is the trace number in the record)")):
+        g.add_argument(f"--{name}-byte", type=int, default=byte, help=f"byte of the {what} (default {byte})")
+    g.add_argument("--offset-bins", type=float, default=None,
+                   help="bin offsets to this width (in the header's units) instead of one offset per value present: "
+                        "for gathers whose offsets differ slightly from gather to gather")
+    if geometry:
+        g.add_argument("--geometry", default="auto", choices=list(GEOMETRIES), help=GEOMETRY_HELP)
+
+
+def header_options(args: argparse.Namespace) -> dict:
+    """The ConvertSpec fields that :func:`header_args` gave."""
+    names = ("inline_byte", "crossline_byte", "offset_byte", "cdp_byte", "shot_byte", "channel_byte", "offset_bins")
+    return {k: getattr(args, k) for k in names + (("geometry",) if hasattr(args, "geometry") else ())}
 
 
 def csv(values) -> str:

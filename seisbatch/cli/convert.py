@@ -7,8 +7,7 @@ import sys
 
 from .. import progress
 from ..errors import SeisbatchError
-from ..segy_format import TH_CROSSLINE, TH_INLINE
-from .common import GEOMETRY_HELP, batch_outputs, client_args, client_kwargs, count, csv, naming
+from .common import batch_outputs, client_args, client_kwargs, count, csv, header_args, header_options, naming
 
 
 def add_parser(sub) -> None:
@@ -42,10 +41,8 @@ def add_parser(sub) -> None:
                    "31-74%%, compressing 2-12x slower than lz4; none at full size, converting 1.1-1.3x faster than lz4 on "
                    "2 cores. Headers are always compressed")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    header_args(c, geometry=True)
     s = c.add_argument_group("SEG-Y")
-    s.add_argument("--inline-byte", type=int, default=TH_INLINE, help=f"trace header byte of the inline number (default {TH_INLINE})")
-    s.add_argument("--crossline-byte", type=int, default=TH_CROSSLINE, help=f"trace header byte of the crossline number (default {TH_CROSSLINE})")
-    s.add_argument("--geometry", default="auto", choices=["auto", "3d", "2d", "traces"], help=GEOMETRY_HELP)
     s.add_argument("--endian", choices=["big", "little"], help="byte order (default: detected from the binary header)")
     s.add_argument("--sample-units", default="ms", choices=["ms", "m", "ft"], help="units of the sample axis (default ms)")
     h = c.add_argument_group("HDF5")
@@ -74,9 +71,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     try:  # every option checked before a cluster starts
         spec = convert.ConvertSpec(
             chunks=convert.parse_chunks(args.chunks), compression=args.compression, checksum=args.checksum,
-            geometry=args.geometry, endian=args.endian, inline_byte=args.inline_byte,
-            crossline_byte=args.crossline_byte, sample_units=args.sample_units, dataset=args.dataset, axes=args.axes,
-            sample_interval=args.sample_interval)
+            endian=args.endian, sample_units=args.sample_units, dataset=args.dataset, axes=args.axes,
+            sample_interval=args.sample_interval, **header_options(args))
     except ValueError as exc:
         raise SeisbatchError(None, str(exc)) from None
     done, skipped, failed = 0, 0, []

@@ -22,6 +22,11 @@ def add_parser(sub) -> None:
     y.add_argument("--missing", type=float, default=0.0, help="fraction of traces to leave out at random (irregular survey)")
     y.add_argument("--sorting", default="inline", choices=["inline", "crossline"], help="trace order in the file")
     y.add_argument("--line", action="store_true", help="write a single 2D line instead of a cube")
+    y.add_argument("--gathers", choices=["cmp2d", "cmp3d"], default=None,
+                   help="write NMO-corrected CMP gathers with known amplitude versus offset instead of a stacked survey "
+                        "(flat events, amplitude A + B sin²θ; CMP number at byte 21, offset at 37): cmp2d, one line "
+                        "of --crosslines gathers; cmp3d, --inlines x --crosslines gathers")
+    y.add_argument("--offsets", type=int, default=32, help="with --gathers: traces per gather (default 32, 100 m apart)")
     y.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     y.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     y.set_defaults(func=cmd_synth)
@@ -46,12 +51,26 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .. import store, synthetic
 
     store.prepare_output(args.output, args.overwrite)
+    if args.gathers:
+        return _synth_gathers(args)
     spec = synthetic.SurveySpec(n_inline=args.inlines, n_crossline=args.crosslines, n_samples=args.samples,
                                 dt_ms=args.dt, seed=args.seed)
     r = synthetic.write_segy(args.output, spec, fmt=args.format, endian=args.endian, snr_db=args.snr,
                              missing=args.missing, line=args.line, sorting=args.sorting, scale=args.scale)
     noise = f", noise std {r['noise_std']:.4g} (SNR {args.snr} dB)" if args.snr is not None else ", noise-free"
     print(f"wrote {args.output}: {r['traces']} traces x {args.samples} samples, format {args.format} {args.endian}-endian{noise}")
+    return 0
+
+
+def _synth_gathers(args: argparse.Namespace) -> int:
+    from .. import gathers
+
+    spec = gathers.GatherSpec(n_cdp=args.crosslines, n_offsets=args.offsets, n_samples=args.samples,
+                              n_inline=args.inlines if args.gathers == "cmp3d" else 1, dt_ms=args.dt, seed=args.seed)
+    r = gathers.write_segy(args.output, spec, snr_db=args.snr, fmt=args.format, endian=args.endian)
+    noise = f", noise std {r['noise_std']:.4g} (SNR {args.snr} dB)" if args.snr is not None else ", noise-free"
+    print(f"wrote {args.output}: {r['gathers']} CMP gathers x {args.offsets} offsets x {args.samples} samples, "
+          f"format {args.format} {args.endian}-endian{noise}")
     return 0
 
 

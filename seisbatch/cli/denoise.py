@@ -43,7 +43,17 @@ def add_parser(sub) -> None:
     n.add_argument("--fx-damping", type=float, default=None,
                    help=f"f-x: least-squares damping relative to each frequency's power (default {d('fx-damping'):g})")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
-                   help=f"sections of a 3D store to denoise (default {d('direction')}); 2D and pre-stack stores use trace x sample")
+                   help=f"sections of a 3D store to denoise (default {d('direction')}); a 2D line is one section")
+    n.add_argument("--domain", default=None, choices=list(tiling_domains()),
+                   help="pre-stack gathers: gather (default) denoises each gather as an offset (or channel) x sample "
+                        "section; offset denoises common-offset (common-channel) sections, along cdp, shot, or in a "
+                        "3D CMP store the --direction's lines. No tile holds traces of two gathers (gather) or of "
+                        "two offsets (offset), so amplitude versus offset is never mixed across gathers")
+    n.add_argument("--restore", default=None, action=argparse.BooleanOptionalAction,
+                   help="put back the signal left in the removed noise: local signal-and-noise orthogonalization "
+                        "(Chen & Fomel 2015) in windows of 9 traces x 21 samples. Keeps amplitude versus offset "
+                        "(synthetic CMP gathers: largest AVO gradient error 14%% -> 7%%) for about 1 dB of SNR. "
+                        "Default: on for pre-stack gathers, off for post-stack data")
     n.add_argument("--tile", default=None, help=f"largest tile core TRACES,SAMPLES (default {csv(d('tile'))}); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
@@ -66,15 +76,21 @@ def add_parser(sub) -> None:
     n.set_defaults(func=cmd_denoise)
 
 
+def tiling_domains() -> tuple[str, ...]:
+    from ..tiling import DOMAINS
+
+    return DOMAINS
+
+
 def _pair(text: str) -> tuple[int, int]:
     a, _, b = text.partition(",")
     return int(a), int(b or a)
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .. import denoise, engine, store
+    from .. import denoise, engine
 
-    given = {k: getattr(args, k) for k in ("method", "output", "direction", "halo", "blend", "batch_size", "device",
+    given = {k: getattr(args, k) for k in ("method", "output", "direction", "domain", "restore", "halo", "blend", "batch_size", "device",
                                             "precision", "fx_filter", "fx_damping")
              if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
     stores = list(dict.fromkeys(args.store))  # each once, in the order given
@@ -89,11 +105,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         spec = denoise.DenoiseSpec(**given)  # every value checked, before any cluster starts
     except ValueError as exc:
         raise SeisbatchError(stores[0], str(exc)) from None
+    for path in stores:  # a missing or half-converted store stops the job before any cluster starts
+        with naming(path):  # an error names the store it happened in
+            denoise.check(path, spec)
     t0, total = time.perf_counter(), 0
     with engine.dask_client(**client_kwargs(args)) as client:
-        for path in stores:  # a missing or half-converted store stops the job before any work
-            with naming(path):  # an error names the store it happened in
-                store.open_complete(path)
         for k, path in enumerate(stores, 1):
             label = "denoise" if len(stores) == 1 else f"denoise {k}/{len(stores)}"
             update, close = progress.bar(label, args.quiet)
@@ -117,7 +133,9 @@ def _print_denoised(path: str, r: dict) -> None:
         return
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
     print(f"denoised {path} -> array {r['output']!r}: {count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "
-          f"{count(r['tiles'], 'tile')}, {r['samples']:,} samples")
+          f"{count(r['tiles'], 'tile')}, {r['samples']:,} samples, {r['sections']} sections")
     how = (f"f-x deconvolution, halo {r['halo']}" if r.get("method") == "fx" else
            f"model digest {r['model_digest'][:12]}, halo {r['halo']}, {r['precision']}")
+    if r.get("restore"):
+        how += ", lost signal restored (--no-restore to skip)"
     print(f"{r['seconds']:.1f} s, {r['samples_per_s']:,.0f} samples/s on {count(r['workers'], 'worker')}; {how}")

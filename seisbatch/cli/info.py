@@ -7,7 +7,7 @@ import json
 
 from .. import progress
 from ..errors import SeisbatchError
-from ..segy_format import TH_CROSSLINE, TH_INLINE
+from .common import header_args, header_options
 
 
 def add_parser(sub) -> None:
@@ -16,8 +16,7 @@ def add_parser(sub) -> None:
     i.add_argument("path", help="store, SEG-Y or HDF5 file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.add_argument("--text-header", action="store_true", help="also print the SEG-Y textual header")
-    i.add_argument("--inline-byte", type=int, default=TH_INLINE, help=f"inline byte for SEG-Y files (default {TH_INLINE})")
-    i.add_argument("--crossline-byte", type=int, default=TH_CROSSLINE, help=f"crossline byte for SEG-Y files (default {TH_CROSSLINE})")
+    header_args(i)
     i.add_argument("--quiet", action="store_true",
                    help="no progress bar (a SEG-Y file's header scan shows one on stderr once it has taken a second)")
     i.set_defaults(func=cmd_info)
@@ -58,6 +57,7 @@ def format_info(d: dict) -> str:
         lines += [f"  traces:     {d['traces']}", f"  format:     {d['format']}, {d['endian']}-endian",
                   f"  inlines:    {d['inline_range'][0]}..{d['inline_range'][1]}",
                   f"  crosslines: {d['crossline_range'][0]}..{d['crossline_range'][1]}"]
+        lines += [f"  {k + ':':<11} {lo}..{hi} (byte {b})" for k, (lo, hi, b) in d.get("key_ranges", {}).items()]
         return "\n".join(lines)
     lines.append(f"  state:      {d['state']}")
     lines.append(f"  chunks:     {tuple(d['chunks'])}, amplitude compression {d['compression']}")
@@ -82,7 +82,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from ..specs import ConvertSpec
 
     try:
-        options = ConvertSpec(inline_byte=args.inline_byte, crossline_byte=args.crossline_byte)
+        options = ConvertSpec(**header_options(args))
     except ValueError as exc:
         raise SeisbatchError(args.path, str(exc)) from None
     update, close = progress.bar("scan headers", args.quiet, unit="trace", delay=1.0)

@@ -42,7 +42,7 @@ def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
 def template(src: str, vol: mdio_source.MdioVolume, *, chunks: tuple[int, ...] | None, compression: str) -> Template:
     """The store of an opened MDIO volume; blocks cover whole MDIO chunks where they can."""
     dims, ns = vol.store_dims, vol.shape[-1]
-    chunks = chunks or store.default_chunks(dims, ns)
+    chunks = chunks or store.default_chunks(dims, ns, vol.shape[:-1])
     if len(chunks) != len(vol.shape):
         raise SeisbatchError(src, f"--chunks needs {len(vol.shape)} sizes for this store")
     grid_axes, samples, coords = mdio_source.axes(vol)
@@ -74,7 +74,7 @@ def template(src: str, vol: mdio_source.MdioVolume, *, chunks: tuple[int, ...] |
     source = dict(store.source_id(src), format="mdio", variable=vol.variable)
     options = {"chunks": list(chunks), "compression": compression}
     attrs = {
-        "geometry": {"kind": "3d" if len(dims) == 2 else "2d", "dims": list(dims), "notes": notes},
+        "geometry": {"kind": vol.kind, "dims": list(dims), "notes": notes},
         "source": source,
         "segy": {
             "path": src, "endian": endian, "format": fmt, "n_samples": ns, "sample_interval_us": dt_us,

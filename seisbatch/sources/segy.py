@@ -10,7 +10,7 @@ import numpy as np
 from distributed import Client
 
 from .. import config, engine, geometry, segy_reader, stats, store
-from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_SCALCO,
+from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
                            decode, lossy_rows)
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
@@ -92,7 +92,7 @@ def scan_header_fields(c: Client, layout: segy_reader.SegyLayout, bytes_: list[i
 
 
 def trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields: dict[int, np.ndarray],
-                  il_byte: int, xl_byte: int) -> dict[str, np.ndarray]:
+                  il_byte: int, xl_byte: int, offset_byte: int = TH_OFFSET) -> dict[str, np.ndarray]:
     """cdp_x/cdp_y (scaled) on the grid, and for trace-ordered data the header line numbers."""
     size = int(np.prod(geom.grid_shape))
     scale = segy_reader.coordinate_scalar(fields[TH_SCALCO])
@@ -101,35 +101,64 @@ def trace_coords(layout: segy_reader.SegyLayout, geom: geometry.Geometry, fields
         v = np.full(size, np.nan)
         v[geom.grid_index] = fields[byte] * scale
         out[name] = v.reshape(geom.grid_shape)
-    if geom.kind != "3d":
-        for name, byte in (("inline_number", il_byte), ("crossline_number", xl_byte)):
-            out[name] = fields[byte].astype(np.int32)
+    per_cell = [] if geom.kind in ("3d", "cmp3d") else [("inline_number", il_byte), ("crossline_number", xl_byte)]
+    if geom.kind == "shot":
+        per_cell.append(("offset", offset_byte))
+    for name, byte in per_cell:  # header values without a dim of their own, on the grid (0 where no trace)
+        v = np.zeros(size, np.int32)
+        v[geom.grid_index] = fields[byte]
+        out[name] = v.reshape(geom.grid_shape)
     return out
 
 
-def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte: int, crossline_byte: int,
-             geometry_kind: str, chunks: tuple[int, ...] | None, sample_units: str, compression: str,
+GATHER_KEYS = {"offset": "offset_byte", "cdp": "cdp_byte", "shot_point": "shot_byte", "channel": "channel_byte"}
+
+
+def gather_bytes(options: ConvertSpec) -> dict[str, int]:
+    """The header byte of each pre-stack key (offset, cdp, shot_point, channel)."""
+    return {k: getattr(options, v) for k, v in GATHER_KEYS.items()}
+
+
+def detect(path: str, fields: dict[int, np.ndarray], options: ConvertSpec, force: str = "auto") -> geometry.Geometry:
+    """The geometry of a file from its scanned header ``fields``."""
+    gathers = {k: fields[b] for k, b in gather_bytes(options).items()}
+    geom = geometry.detect(fields[options.inline_byte], fields[options.crossline_byte], force, path, gathers,
+                           options.offset_bins)
+    if geom.kind in geometry.PRESTACK:
+        where = dict(gather_bytes(options), inline=options.inline_byte, crossline=options.crossline_byte)
+        geom.notes.append("header bytes: " + ", ".join(f"{d} {where[d]}" for d in geom.dims)
+                          + (f" (offsets in bins of {options.offset_bins:g})" if options.offset_bins else ""))
+    return geom
+
+
+def template(src: str, layout: segy_reader.SegyLayout, c: Client, options: ConvertSpec,
              scan_progress: engine.Progress | None = None) -> Template:
     """Scan the headers (on the cluster's workers when the file is large), detect the geometry and
     describe the store: every header is kept, and the raw samples of formats float32 cannot hold
     exactly."""
-    wanted = sorted({inline_byte, crossline_byte, TH_CDP_X, TH_CDP_Y, TH_SCALCO})
+    inline_byte, crossline_byte = options.inline_byte, options.crossline_byte
+    geometry_kind, chunks, sample_units, compression = (options.geometry, options.chunks, options.sample_units,
+                                                        options.compression)
+    wanted = sorted({inline_byte, crossline_byte, TH_CDP_X, TH_CDP_Y, TH_SCALCO, *gather_bytes(options).values()})
     fields = scan_header_fields(c, layout, wanted, scan_progress)
-    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], geometry_kind, src)
+    geom = detect(src, fields, options, geometry_kind)
     text, binary, ext = segy_reader.read_file_header(layout)
     ns = layout.n_samples
-    chunks = chunks or store.default_chunks(geom.dims, ns)
+    chunks = chunks or store.default_chunks(geom.dims, ns, geom.grid_shape)
     if len(chunks) != len(geom.dims) + 1:
         raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
     keep_raw = layout.format not in EXACT_IN_FLOAT32
     dt_ms = layout.sample_interval_us / 1000.0
     source = dict(store.source_id(src), format="segy")
-    options = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
-               "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
-               "compression": compression}
+    options_ = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
+                "inline_byte": inline_byte, "crossline_byte": crossline_byte, "sample_units": sample_units,
+                "compression": compression}
+    if geom.kind in geometry.PRESTACK or options.offset_bins:
+        options_.update(gather_bytes(options), offset_bins=options.offset_bins)
     attrs = {
         "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes,
-                     "inline_byte": inline_byte, "crossline_byte": crossline_byte},
+                     "inline_byte": inline_byte, "crossline_byte": crossline_byte,
+                     **({k: v for k, v in gather_bytes(options).items()} if geom.kind in geometry.PRESTACK else {})},
         "source": source,
         "segy": {
             **layout.to_dict(),
@@ -140,7 +169,7 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte
         },
         "sample_interval": dt_ms,
         "sample_units": sample_units,
-        "convert_options": options,
+        "convert_options": options_,
     }
     g2f = geometry.grid_to_file(geom.grid_index, geom.grid_shape)
     blocks = geometry.plan_blocks(geom.grid_shape, chunks[:-1])
@@ -148,10 +177,11 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, *, inline_byte
                   sample_units=sample_units, chunks=chunks, attrs=attrs, with_headers=True,
                   with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
                   n_file_traces=layout.n_traces,
-                  trace_coords=trace_coords(layout, geom, fields, inline_byte, crossline_byte), compression=compression)
+                  trace_coords=trace_coords(layout, geom, fields, inline_byte, crossline_byte,
+                                                            options.offset_byte), compression=compression)
     lay = layout.to_dict()
     return Template(
-        source=source, options=options, create=create, trace_order=geom.grid_index, blocks=blocks,
+        source=source, options=options_, create=create, trace_order=geom.grid_index, blocks=blocks,
         task=segy_block_task,
         task_args=lambda dst, run: [(lay, dst, i, b, g2f[b], keep_raw, run) for i, b in enumerate(blocks)],
         summary={"geometry": geom.kind, "shape": list(geom.grid_shape) + [ns], "traces": layout.n_traces,
@@ -173,22 +203,21 @@ class SegySource:
         """Nothing more to check before the cluster: the geometry needs the header scan."""
 
     def template(self, client: Client, scan_progress: engine.Progress | None = None) -> Template:
-        o = self.options
-        return template(self.path, self.layout, client, inline_byte=o.inline_byte, crossline_byte=o.crossline_byte,
-                        geometry_kind=o.geometry, chunks=o.chunks, sample_units=o.sample_units,
-                        compression=o.compression, scan_progress=scan_progress)
+        return template(self.path, self.layout, client, self.options, scan_progress)
 
     def describe(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Layout, geometry, line ranges, textual header; ``progress(traces, total)`` follows the
         header scan (it reads only the line fields, in this process)."""
-        return describe(self.path, self.layout, self.options.inline_byte, self.options.crossline_byte, progress)
+        return describe(self.path, self.layout, self.options, progress)
 
 
-def describe(path: str, layout: segy_reader.SegyLayout, inline_byte: int, crossline_byte: int,
+def describe(path: str, layout: segy_reader.SegyLayout, options: ConvertSpec,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """What ``seisbatch info`` says of a SEG-Y file."""
-    fields = segy_reader.read_header_fields(layout, [inline_byte, crossline_byte], progress=progress)
-    geom = geometry.detect(fields[inline_byte], fields[crossline_byte], "auto", path)
+    inline_byte, crossline_byte = options.inline_byte, options.crossline_byte
+    wanted = sorted({inline_byte, crossline_byte, *gather_bytes(options).values()})
+    fields = segy_reader.read_header_fields(layout, wanted, progress=progress)
+    geom = detect(path, fields, options, options.geometry)
     text, _, _ = segy_reader.read_file_header(layout)
     return {
         "kind": "segy",
@@ -203,6 +232,7 @@ def describe(path: str, layout: segy_reader.SegyLayout, inline_byte: int, crossl
         "extended_headers": layout.n_ext_headers,
         "inline_range": [int(fields[inline_byte].min()), int(fields[inline_byte].max())],
         "crossline_range": [int(fields[crossline_byte].min()), int(fields[crossline_byte].max())],
+        "key_ranges": {k: [int(fields[b].min()), int(fields[b].max()), b] for k, b in gather_bytes(options).items()},
         "text_header": decode_text(text),
     }
 

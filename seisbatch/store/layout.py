@@ -45,11 +45,18 @@ def unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
 
 
-def default_chunks(dims: tuple[str, ...], n_samples: int) -> tuple[int, ...]:
+def default_chunks(dims: tuple[str, ...], n_samples: int, grid: tuple[int, ...] | None = None) -> tuple[int, ...]:
     """Chunks of ~2 MiB by default: settings ``seisbatch.convert.chunks-3d`` (32, 32, 512) and
-    ``chunks-2d`` (1024, 512, for 2D lines and trace-ordered data); never more samples than a trace has."""
+    ``chunks-2d`` (1024, 512, for 2D lines and trace-ordered data); never more samples than a trace
+    has. Gathers (a ``grid`` whose last dim is offset or channel) keep whole gathers in a chunk: the
+    gather's axis whole, the rest as many gathers as make about the same size."""
     c = [int(v) for v in config.get("convert.chunks-3d" if len(dims) == 2 else "convert.chunks-2d")]
-    return tuple(c[:-1]) + (min(n_samples, c[-1]),)
+    ns = min(n_samples, c[-1])
+    if grid is not None and dims[-1] in ("offset", "channel"):
+        per_chunk = max(1, int(np.prod(c[:-1])) // max(grid[-1], 1))  # gathers of traces in a chunk
+        side = max(1, round(per_chunk ** (1 / (len(dims) - 1))))
+        return tuple(min(side, n) for n in grid[:-1]) + (max(grid[-1], 1), ns)
+    return tuple(c[:-1]) + (ns,)
 
 
 def create(
