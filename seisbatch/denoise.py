@@ -47,6 +47,16 @@ METHODS = ("dncnn", "fx")
 DEFAULT_OUTPUT = {"dncnn": "denoised", "fx": "fxdecon"}
 
 
+def _opt_bool(v) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if str(v).lower() in ("true", "1", "yes", "on"):
+        return True
+    if str(v).lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"restore must be true, false or null, not {v!r}")
+
+
 def _output_default(v) -> str:
     return "" if v is None else str(v)  # "": the method's own name (DEFAULT_OUTPUT)
 
@@ -62,8 +72,8 @@ class DenoiseSpec:
     fx_window: tuple[int, int] = _setting("fx-window", lambda v: _pair(v))
     fx_damping: float = _setting("fx-damping", float)
     direction: str = _setting("direction", str)
-    domain: str | None = None  # gathers: "gather" (each gather a section; None means it) or "offset"
-    restore: bool | None = None  # put back the signal the removed noise holds (None: for gathers only)
+    domain: str | None = _setting("domain")  # gathers: "gather" (each gather a section; None means it) or "offset"
+    restore: bool | None = _setting("restore", _opt_bool)  # put back the signal left in the noise (None: gathers)
     tile: tuple[int, int] = _setting("tile", _pair)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
     halo: int | None = _setting("halo", _opt_int)  # None: the model's receptive radius (exact crop blending)
     blend: str = _setting("blend", str)

@@ -86,9 +86,10 @@ def clean_gathers(spec: GatherSpec, cdp: np.ndarray) -> np.ndarray:
 
 
 def write_segy(path: str | os.PathLike, spec: GatherSpec = GatherSpec(), *, snr_db: float | None = None,
-               fmt: int = 5, endian: str = "big") -> dict:
+               fmt: int = 5, endian: str = "big", missing: float = 0.0) -> dict:
     """Write the gathers as SEG-Y, gather after gather, offsets increasing; white Gaussian noise at
-    ``snr_db`` against the clean gathers' RMS. Returns its description (noise std, trace count)."""
+    ``snr_db`` against the clean gathers' RMS; ``missing`` leaves that fraction of the traces out
+    at random (varying fold). Returns its description (noise std, trace count)."""
     if fmt not in SAMPLE_FORMATS:
         raise ValueError(f"unsupported SEG-Y sample format {fmt}")
     n_g = spec.n_inline * spec.n_cdp
@@ -97,6 +98,8 @@ def write_segy(path: str | os.PathLike, spec: GatherSpec = GatherSpec(), *, snr_
     if sigma:
         data += np.random.default_rng([spec.seed, 1]).normal(0, sigma, data.shape).astype(np.float32)
     g = np.repeat(np.arange(n_g), spec.n_offsets)
+    keep = np.random.default_rng([spec.seed, 2]).random(len(g)) >= missing
+    keep[0] = True
     il, xl = g // spec.n_cdp, g % spec.n_cdp
     three_d = spec.n_inline > 1
     lines = {"inline": (1000 + il) * three_d, "crossline": (2000 + xl) * three_d, "cdp": 1 + g}
@@ -104,14 +107,17 @@ def write_segy(path: str | os.PathLike, spec: GatherSpec = GatherSpec(), *, snr_
     xy = (1000.0 + 12.5 * xl, 2000.0 + 25.0 * il)  # CMP coordinates in m
     hdr = trace_headers(np.arange(len(g)), lines, spec.n_samples, dt_us, 0, endian, xy)
     put(hdr, TH_OFFSET, np.tile(spec.offsets, n_g), 4, endian)
+    hdr, samples = hdr[keep], data.reshape(len(g), -1)[keep]
+    put(hdr, 1, np.arange(1, len(hdr) + 1), 4, endian)  # trace sequence numbers of the traces written
+    put(hdr, 5, np.arange(1, len(hdr) + 1), 4, endian)
     text, binary = file_header(spec.n_samples, dt_us, f"SYNTHETIC NMO-CORRECTED CMP GATHERS SEED {spec.seed}", fmt, endian)
     path = os.fspath(path)
     partial = path + ".partial"
     with open(partial, "wb") as fh:
         fh.write(text + binary)
-        fh.write(records(hdr, encode(data.reshape(len(g), -1), fmt, endian)).tobytes())
+        fh.write(records(hdr, encode(samples, fmt, endian)).tobytes())
     os.replace(partial, path)
-    return {"path": path, "traces": len(g), "gathers": n_g, "noise_std": sigma, "spec": asdict(spec)}
+    return {"path": path, "traces": int(keep.sum()), "gathers": n_g, "noise_std": sigma, "spec": asdict(spec)}
 
 
 def avo(gathers: np.ndarray, spec: GatherSpec) -> dict[str, float]:

@@ -94,6 +94,22 @@ def test_synthetic_3d_gathers_have_coordinates_and_come_back_byte_for_byte(tmp_p
     assert _sha(back) == _sha(sgy)
 
 
+def test_irregular_gathers_keep_their_missing_traces_in_the_mask(tmp_path, client, tiny):
+    """Varying fold: the offsets a gather lacks are dead cells of the grid, zero in every output,
+    and the file comes back byte for byte."""
+    sgy, z, back = tmp_path / "c.sgy", str(tmp_path / "c.zarr"), tmp_path / "b.sgy"
+    r = gathers.write_segy(sgy, gathers.GatherSpec(n_cdp=10, n_offsets=16, n_samples=64), snr_db=5, missing=0.2)
+    assert 100 < r["traces"] < 150
+    s = convert.convert_segy(str(sgy), z, client=client)
+    assert s["geometry"] == "cmp2d" and s["shape"] == [10, 16, 64]
+    denoise.denoise(z, tiny, denoise.DenoiseSpec(tile=(16, 32)), client=client)
+    root = zarr.open_group(z, mode="r")
+    mask = root["trace_mask"][:]
+    assert mask.sum() == r["traces"] and not root["denoised"][:][~mask].any()
+    assert main(["export", z, str(back), "--quiet", "--scheduler", client.scheduler.address]) == 0
+    assert _sha(back) == _sha(sgy)
+
+
 # ------------------------------------------------------------------ domains: never across gathers or offsets
 
 

@@ -67,9 +67,9 @@ def _synth_gathers(args: argparse.Namespace) -> int:
 
     spec = gathers.GatherSpec(n_cdp=args.crosslines, n_offsets=args.offsets, n_samples=args.samples,
                               n_inline=args.inlines if args.gathers == "cmp3d" else 1, dt_ms=args.dt, seed=args.seed)
-    r = gathers.write_segy(args.output, spec, snr_db=args.snr, fmt=args.format, endian=args.endian)
+    r = gathers.write_segy(args.output, spec, snr_db=args.snr, fmt=args.format, endian=args.endian, missing=args.missing)
     noise = f", noise std {r['noise_std']:.4g} (SNR {args.snr} dB)" if args.snr is not None else ", noise-free"
-    print(f"wrote {args.output}: {r['gathers']} CMP gathers x {args.offsets} offsets x {args.samples} samples, "
+    print(f"wrote {args.output}: {r['gathers']} CMP gathers x {args.offsets} offsets ({r['traces']} traces) x {args.samples} samples, "
           f"format {args.format} {args.endian}-endian{noise}")
     return 0
 
