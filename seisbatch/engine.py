@@ -90,6 +90,7 @@ def dask_client(
                 processes=processes,
                 dashboard_address=str(config.get("dashboard-address")),  # loopback and a free port by default
                 silence_logs=logging.CRITICAL,
+                preload=["seisbatch.worker_setup"] if processes else [],  # Ctrl-C: one line from the client only
             )
     client = Client(cluster)
     try:

@@ -102,8 +102,14 @@ def check(path: str, out: str, array: str, overwrite: bool) -> zarr.Group:
     if not os.path.isdir(folder):
         raise SeisbatchError(out, f"no such directory {folder}")
     root = store.open_complete(path)
+    amp = root["amplitude"]
+    exportable = sorted(k for k, a in root.arrays() if a.shape == amp.shape and a.dtype.kind == "f"
+                        and a.metadata.dimension_names == amp.metadata.dimension_names)
     if array not in root:
-        raise SeisbatchError(path, f"no array {array!r} in the store (arrays: {sorted(root.array_keys())})")
+        raise SeisbatchError(path, f"no array {array!r} in the store (exportable: {', '.join(exportable)})")
+    if array not in exportable:
+        raise SeisbatchError(path, f"array {array!r} is not samples shaped like the amplitude, so it cannot be a SEG-Y "
+                                   f"file (exportable: {', '.join(exportable)})")
     arr_meta = dict(root[array].attrs.get("seisbatch", {}))
     if arr_meta and not arr_meta.get("complete", False):
         raise SeisbatchError(path, f"array {array!r} is incomplete: finish the run that writes it first")

@@ -209,26 +209,6 @@ def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
     assert "reserved" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option, message", [
-    (["--batch-size", "0"], "batch size must be at least 1, not 0"),
-    (["--tile", "0,0"], "tile must be two positive sizes TRACES,SAMPLES, not 0,0"),
-    (["--halo", "-5"], "halo must not be negative, not -5"),
-    (["--tile", "8,x"], "--tile '8,x': expected TRACES or TRACES,SAMPLES"),
-    (["--method", "fx", "--fx-filter", "0"], "filter"),
-    (["--workers", "-1"], "--workers: workers must be at least 1, not -1"),  # it used to hang
-    (["--workers", "0"], "--workers: workers must be at least 1, not 0"),  # it used to mean the default
-])
-def test_bad_settings_fail_in_one_line_before_any_cluster_starts(survey, tiny_model, capsys, monkeypatch, option, message):
-    def no_cluster(**kwargs):
-        raise AssertionError("a cluster was started")
-
-    monkeypatch.setattr(engine, "dask_client", no_cluster)
-    assert main(["denoise", survey, "--model", tiny_model, "--quiet", *option]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("seisbatch: error: ") and message in err
-    assert set(zarr.open_group(survey, mode="r").array_keys()) & {"denoised", "fxdecon"} == set()
-
-
 def test_an_output_never_replaces_an_array_denoise_did_not_write(survey, tiny_model, client, capsys):
     root = zarr.open_group(survey, mode="r+")
     root.create_array("picks", shape=(3,), dtype="float32")[:] = [1, 2, 3]  # the user's own array

@@ -42,7 +42,7 @@ def convert_fails(capsys, src, tmp_path, *extra, match):
 def test_not_a_segy_file(capsys, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("just some text, not seismic\n" * 200)
-    convert_fails(capsys, bad, tmp_path, match="unknown sample format code")
+    convert_fails(capsys, bad, tmp_path, match="not a SEG-Y file (a text file)")
 
 
 def test_too_short_to_be_segy(capsys, tmp_path):

@@ -163,6 +163,42 @@ def test_convert_killed_with_sigkill_is_never_complete_and_resumes(base, tmp_pat
     _same_store(out, str(tmp_path / "fresh.zarr"))
     assert 0 < done_before and sha256(src) == before
 
+def test_ctrl_c_is_one_line_leaves_no_process_and_the_run_resumes(tmp_path):
+    """SIGINT to the whole foreground group, as a terminal's Ctrl-C: the client says one line, the
+    worker processes print nothing and are gone, and the same command again finishes the store."""
+    import psutil
+
+    src = str(tmp_path / "big.sgy")
+    synthetic.write_segy(src, synthetic.SurveySpec(n_inline=120, n_crossline=40, n_samples=100, seed=3))
+    out = str(tmp_path / "big.zarr")
+    cmd = [os.path.join(BIN, "seisbatch"), "convert", src, out, "--chunks", "1,8,100", "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            rows = store.read_blocks(out, store.CONVERSION)
+            if rows and 0 < sum(r is not None for r in rows) < len(rows) - 100:
+                break
+        except Exception:  # the store is being created
+            pass
+        assert proc.poll() is None, "the conversion ended before it could be interrupted"
+        time.sleep(0.02)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("seisbatch: interrupted"), lines
+    time.sleep(1)
+    # none still running (multiprocessing's resource tracker exits with the client; reaping an exited
+    # orphan is init's job, which this sandbox's init does slowly)
+    assert workers and not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    with pytest.raises(SeisbatchError, match="incomplete"):
+        store.open_complete(out)
+    assert main(cmd[1:]) == 0
+    store.open_complete(out)
+
+
 def test_export_killed_with_sigkill_resumes_with_only_the_missing_blocks(tmp_path, capsys):
     """The output file stays OUT.partial until complete; the same command again writes only the
     blocks not yet marked done, and the file equals the input byte for byte."""

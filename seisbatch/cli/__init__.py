@@ -38,9 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
 _NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
 
 
+def _unrecognized(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:
+    """Refuse unknown arguments with the command's own usage and, for a mistyped option, the
+    closest one it has (exits 2, as argparse does)."""
+    import difflib
+
+    sub = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    options = [o for action in sub._actions for o in action.option_strings]
+    hints = []
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"did you mean {close[0]}?")
+    sub.error(f"unrecognized arguments: {' '.join(extra)}" + (f" ({'; '.join(hints)})" if hints else ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unrecognized(parser, args.command, extra)
     try:
         return args.func(args)
     except SeisbatchError as exc:
@@ -71,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("seisbatch: interrupted", file=sys.stderr)
+        resume = " (run the same command again to resume: finished blocks are kept)" \
+            if args.command in ("convert", "denoise", "export", "adapt") else ""
+        print(f"seisbatch: interrupted{resume}", file=sys.stderr)
         return 130
 
 

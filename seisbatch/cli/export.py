@@ -29,11 +29,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .. import engine, export
 
     jobs = batch_outputs(args.store, args.output, f"_{args.array}.sgy")
+    for path, out in jobs:  # every store and output checked before a cluster starts
+        with naming(path):
+            export.check(path, out, args.array, args.overwrite)
     with engine.dask_client(**client_kwargs(args)) as client:
-        if len(jobs) > 1:
-            for path, out in jobs:  # every store and output checked before any work
-                with naming(path):
-                    export.check(path, out, args.array, args.overwrite)
         for k, (path, out) in enumerate(jobs, 1):
             update, close = progress.bar("export" if len(jobs) == 1 else f"export {k}/{len(jobs)}", args.quiet)
             try:

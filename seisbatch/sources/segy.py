@@ -197,7 +197,10 @@ class SegySource:
 
     def __init__(self, path: str, options: ConvertSpec) -> None:
         self.path, self.options = path, options
-        self.layout = segy_reader.scan(path, options.endian)
+        try:
+            self.layout = segy_reader.scan(path, options.endian)
+        except SeisbatchError as exc:
+            raise not_segy(path) or exc from None
 
     def check(self) -> None:
         """Nothing more to check before the cluster: the geometry needs the header scan."""
@@ -235,6 +238,34 @@ def describe(path: str, layout: segy_reader.SegyLayout, options: ConvertSpec,
         "key_ranges": {k: [int(fields[b].min()), int(fields[b].max()), b] for k, b in gather_bytes(options).items()},
         "text_header": decode_text(text),
     }
+
+
+_MAGIC = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"%PDF": "a PDF document",
+          b"PK\x03\x04": "a ZIP archive", b"\x1f\x8b": "a gzip file", b"GIF8": "a GIF image", b"II*\x00": "a TIFF image",
+          b"MM\x00*": "a TIFF image", b"CDF\x01": "a NetCDF file", b"CDF\x02": "a NetCDF file"}
+_EBCDIC_PRINTABLE = set(" .<(+|&!$*);-/,%_>?:#@'=\"".encode("cp037")) | set(range(0x81, 0x8A)) | set(range(0x91, 0x9A)) \
+    | set(range(0xA2, 0xAA)) | set(range(0xC1, 0xCA)) | set(range(0xD1, 0xDA)) | set(range(0xE2, 0xEA)) | set(range(0xF0, 0xFA))
+_TEXTUAL = _EBCDIC_PRINTABLE | set(range(0x20, 0x7F)) | {0}
+
+
+def not_segy(path: str) -> SeisbatchError | None:
+    """The error for a file that is plainly not SEG-Y (a known magic number, a first 3200 bytes that
+    are not a textual header in EBCDIC, ASCII or zeros, or text where the binary header goes), said
+    as such; None when it may be SEG-Y with a damaged header, whose reader error is the better
+    message."""
+    try:
+        with open(path, "rb") as fh:
+            head, binary = fh.read(3200), fh.read(400)
+    except OSError:
+        return None
+    what = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+    if what is None and len(binary) == 400 and sum(32 <= b < 127 or b in (9, 10, 13) for b in binary) > 0.95 * 400:
+        what = "a text file"  # a binary header is mostly zeros and small integers, never text
+    if what is None and (len(head) < 3200 or sum(b in _TEXTUAL for b in head) >= 0.8 * len(head)):
+        return None
+    why = "its binary header is text" if what == "a text file" else "its first 3200 bytes are not a SEG-Y textual header"
+    return SeisbatchError(path, f"not a SEG-Y file{f' ({what})' if what else ''}, nor HDF5, a Zarr store or an MDIO "
+                                f"store: {why}")
 
 
 def decode_text(raw: bytes) -> str:

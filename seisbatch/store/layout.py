@@ -17,6 +17,7 @@ Root attribute ``seisbatch`` holds the state ("converting" until every block is 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import warnings
 from typing import Any
@@ -129,6 +130,10 @@ def open_root(path: str, mode: str = "r") -> zarr.Group:
             raise SeisbatchError(path, f"a file, not a seisbatch store: convert it first, e.g. "
                                        f"`seisbatch convert {path} {stem}.zarr`, and give the store")
         raise SeisbatchError(path, "no such store (expected a directory or URL made by `seisbatch convert`)")
+    outer = _enclosing_store(path)
+    if outer is not None:
+        raise SeisbatchError(path, f"an array or group inside the seisbatch store {outer}: give the store itself "
+                                   f"(`{outer}`)")
     try:
         root = zarr.open_group(path, mode=mode)
     except Exception as exc:  # zarr raises several types for "not a group"
@@ -139,6 +144,24 @@ def open_root(path: str, mode: str = "r") -> zarr.Group:
                                        "with `seisbatch convert STORE.mdio OUT.zarr` first")
         raise SeisbatchError(path, "not a seisbatch store (no 'seisbatch' attributes): make one with `seisbatch convert`")
     return root
+
+
+def _enclosing_store(path: str) -> str | None:
+    """The seisbatch store that a local path lies inside (``survey.zarr/amplitude``), or None."""
+    if "://" in os.fspath(path):
+        return None
+    here = os.path.abspath(path)
+    parent = os.path.dirname(here)
+    while parent != here:
+        try:
+            with open(os.path.join(parent, "zarr.json")) as fh:
+                node = json.load(fh)
+        except (OSError, ValueError):
+            return None  # a folder that is not Zarr ends the search
+        if node.get("node_type") == "group" and "seisbatch" in node.get("attributes", {}):
+            return os.path.relpath(parent) if not os.path.isabs(path) else parent
+        here, parent = parent, os.path.dirname(parent)
+    return None
 
 
 def meta(root: zarr.Group) -> dict:
