@@ -4,6 +4,7 @@ list of independent tasks on it with progress. Convert, export and denoise all r
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -14,6 +15,7 @@ import dask.config
 from distributed import Client, LocalCluster, as_completed
 
 from . import config
+from .errors import SeisbatchError
 
 Progress = Callable[[int, int], None]
 
@@ -70,10 +72,7 @@ def dask_client(
     ``seisbatch.scheduler`` is used when set."""
     scheduler = scheduler or config.get("scheduler")
     if scheduler:
-        if os.path.isfile(scheduler):
-            client = Client(scheduler_file=scheduler)
-        else:
-            client = Client(scheduler)
+        client = _connect(str(scheduler))
         try:
             yield client
         finally:
@@ -98,6 +97,30 @@ def dask_client(
     finally:
         client.close()
         cluster.close()
+
+
+TLS_SETTINGS = ("distributed.comm.tls.ca-file", "distributed.comm.tls.client.cert")
+
+
+def _connect(scheduler: str) -> Client:
+    """A client of an existing cluster, by address or scheduler file; TLS (``tls://``) with the
+    certificates of Dask's own settings (``distributed.comm.tls.*``). A missing certificate or an
+    unreachable or refusing scheduler is one clear error."""
+    address = scheduler
+    if os.path.isfile(scheduler):
+        try:
+            with open(scheduler) as fh:
+                address = str(json.load(fh).get("address", ""))
+        except (OSError, ValueError):
+            raise SeisbatchError(scheduler, "not a Dask scheduler file (JSON with an address)") from None
+    if address.startswith("tls://") and not all(dask.config.get(k, None) for k in TLS_SETTINGS):
+        raise SeisbatchError(scheduler, "a TLS scheduler: give this client its certificates in Dask's settings "
+                                        "(distributed.comm.tls.ca-file, .client.cert and .client.key, e.g. "
+                                        "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=ca.pem)")
+    try:
+        return Client(scheduler_file=scheduler) if address != scheduler else Client(scheduler)
+    except (OSError, TimeoutError) as exc:
+        raise SeisbatchError(scheduler, f"cannot connect to the scheduler: {exc}") from None
 
 
 @contextmanager

@@ -60,3 +60,45 @@ def test_convert_and_denoise_through_a_dask_cli_cluster(tmp_path, dask_cli_clust
     root = zarr.open_group(store, mode="r")
     assert root["denoised"].attrs["seisbatch"]["complete"]
     assert np.abs(root["denoised"][:]).max() > 0
+
+
+def test_a_tls_cluster_runs_convert_and_denoise_with_dask_s_certificates_and_refuses_a_client_without(
+        tmp_path, capsys):
+    """Scheduler and worker on loopback with generated certificates (TLS only); the CLI connects by
+    `--scheduler tls://…` with the certificates from Dask's settings. Without them, or with a
+    certificate of another authority, it is refused in one line."""
+    import dask.config
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    def pem_files(sec: Security, folder) -> dict[str, str]:
+        folder.mkdir()
+        names = {"ca-file": "tls_ca_file", "client.cert": "tls_client_cert", "client.key": "tls_client_key"}
+        out = {}
+        for key, attr in names.items():
+            path = folder / f"{attr}.pem"
+            path.write_text(getattr(sec, attr))
+            out[f"distributed.comm.tls.{key}"] = str(path)
+        return out
+
+    sec = Security.temporary()
+    sgy, z = tmp_path / "s.sgy", str(tmp_path / "s.zarr")
+    synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=8, n_crossline=10, n_samples=64, seed=2), snr_db=5)
+    small_model(tmp_path / "m.keras", seed=1, depth=3, filters=4)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, security=sec, protocol="tls://",
+                      host="127.0.0.1", dashboard_address=None) as lc:
+        address = lc.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        with dask.config.set(pem_files(sec, tmp_path / "good")):
+            assert main(["convert", str(sgy), z, "--quiet", "--scheduler", address]) == 0
+            assert main(["denoise", z, "--model", str(tmp_path / "m.keras"), "--quiet", "--scheduler", address]) == 0
+        assert zarr.open_group(z, mode="r")["denoised"].attrs["seisbatch"]["complete"]
+        capsys.readouterr()
+        assert main(["denoise", z, "--output", "again", "--quiet", "--scheduler", address]) == 2  # no certificate
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a TLS scheduler: give this client its certificates" in err
+        with dask.config.set(pem_files(Security.temporary(), tmp_path / "other")):  # another authority
+            assert main(["denoise", z, "--output", "again", "--quiet", "--scheduler", address]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot connect to the scheduler" in err
+        assert "again" not in zarr.open_group(z, mode="r")

@@ -351,12 +351,25 @@ def test_a_torn_block_log_row_counts_as_not_done(tmp_path):
     np.testing.assert_array_equal(rows[0], [1.0, 2.0, 0.0])
 
 
-def test_the_embedded_cluster_listens_on_loopback_only():
-    """Scheduler, workers, nannies and the dashboard: nothing reachable from another machine."""
+def _listening() -> list:
     import psutil
 
+    procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
+    return [c.laddr for p in procs for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+
+
+def test_the_embedded_cluster_listens_on_loopback_only():
+    """Scheduler, workers, nannies and the dashboard: nothing reachable from another machine."""
     with engine.dask_client(workers=1) as client:
         assert client.dashboard_link.startswith("http://127.0.0.1:")
-        procs = [psutil.Process(), *psutil.Process().children(recursive=True)]
-        listening = [c.laddr for p in procs for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+        listening = _listening()
     assert len(listening) >= 4 and {a.ip for a in listening} == {"127.0.0.1"}, listening
+
+
+def test_the_dashboard_opens_to_the_network_only_when_the_setting_says_so():
+    import dask.config
+
+    with dask.config.set({"seisbatch.dashboard-address": ":0"}), engine.dask_client(workers=1):
+        listening = _listening()
+    everywhere = [a for a in listening if a.ip in ("0.0.0.0", "::")]
+    assert len(everywhere) >= 1 and all(a.ip == "127.0.0.1" for a in listening if a not in everywhere), listening
