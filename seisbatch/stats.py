@@ -174,3 +174,16 @@ def scale_factor(survey: dict) -> float:
         rms = float(survey.get("rms") or 0.0)
         return 1.0 / rms if rms > 0 and np.isfinite(rms) else 1.0
     return TARGET_P99 / p99
+
+
+def not_seismic(s: dict | None) -> str | None:
+    """Why amplitude statistics ``s`` look like a property volume (velocity, impedance, density)
+    rather than seismic, whose mean is near zero; None when they do not. The DnCNN learned
+    zero-mean reflectivity: on a velocity model it would "remove" geology as noise."""
+    if not s or not s.get("count"):
+        return None
+    mean, std = float(s.get("mean", 0.0)), float(s.get("std", 0.0))
+    if abs(mean) <= 0.5 * std or mean == 0.0:
+        return None
+    return (f"the amplitudes' mean ({mean:.4g}) is far from zero against their spread (std {std:.4g}): this looks "
+            "like a property volume (velocity, impedance), not seismic, which the model was trained on")

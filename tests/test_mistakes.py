@@ -96,3 +96,33 @@ def test_a_mistyped_option_gets_the_command_s_usage_and_the_nearest_option(place
     err = capsys.readouterr().err
     assert err.startswith("usage: seisbatch denoise ")  # the command's usage, not the top level's
     assert err.strip().endswith("unrecognized arguments: --wrkers 2 (did you mean --workers?)")
+
+
+def test_a_velocity_model_is_denoised_with_a_warning_and_depth_data_is_flagged(tmp_path, capsys):
+    """Data far from zero mean (a velocity model) gets a warning before denoising, not a silent
+    run; a SEG-Y file whose textual header says depth is flagged by info and convert."""
+    import h5py
+    import numpy as np
+
+    from seisbatch import segy_writer, synthetic
+
+    vel = 2000 + 50 * np.random.default_rng(0).normal(size=(6, 8, 64)).cumsum(axis=-1)  # m/s, increasing with depth
+    with h5py.File(tmp_path / "vel.h5", "w") as f:
+        f["velocity"] = vel.astype("float32")
+    z = str(tmp_path / "vel.zarr")
+    small_model(tmp_path / "m.keras", seed=1, depth=3, filters=4)
+    assert main(["convert", str(tmp_path / "vel.h5"), z, "--workers", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["denoise", z, "--model", str(tmp_path / "m.keras"), "--workers", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "looks like a property volume (velocity, impedance)" in err
+    sgy = tmp_path / "s.sgy"
+    synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=3, n_crossline=4, n_samples=50))
+    assert main(["info", str(sgy)]) == 0 and "(time: assumed" in capsys.readouterr().out
+    raw = bytearray(sgy.read_bytes())
+    raw[:3200] = segy_writer.file_header(50, 4000, "PSDM DEPTH MIGRATED CUBE, Z IN METRES")[0]
+    sgy.write_bytes(bytes(raw))
+    assert main(["info", str(sgy)]) == 0
+    assert "(depth: the textual header says 'PSDM'; convert with --sample-units m" in capsys.readouterr().out
+    assert main(["convert", str(sgy), str(tmp_path / "d.zarr"), "--workers", "1", "--quiet"]) == 0
+    assert "note: depth data (the textual header says 'PSDM'): samples are labelled in ms" in capsys.readouterr().out

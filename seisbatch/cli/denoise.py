@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from .. import progress
@@ -88,7 +89,7 @@ def _pair(text: str) -> tuple[int, int]:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .. import denoise, engine
+    from .. import denoise, engine, stats, store
 
     given = {k: getattr(args, k) for k in ("method", "output", "direction", "domain", "restore", "halo", "blend", "batch_size", "device",
                                             "precision", "fx_filter", "fx_damping")
@@ -107,7 +108,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         raise SeisbatchError(stores[0], str(exc)) from None
     for path in stores:  # a missing or half-converted store stops the job before any cluster starts
         with naming(path):  # an error names the store it happened in
-            denoise.check(path, spec)
+            root = denoise.check(path, spec)
+        why = stats.not_seismic(store.meta(root).get("stats"))
+        if why and spec.method == "dncnn":
+            print(f"seisbatch: warning: {path}: {why}", file=sys.stderr)
     t0, total = time.perf_counter(), 0
     with engine.dask_client(**client_kwargs(args)) as client:
         for k, path in enumerate(stores, 1):

@@ -52,12 +52,16 @@ def format_info(d: dict) -> str:
     geom = d.get("geometry", {})
     lines.append(f"  geometry:   {geom.get('kind', '?')}" + "".join(f"\n              note: {n}" for n in geom.get("notes", [])))
     lines.append("  dims:       " + "  ".join(f"{k}={v}" for k, v in d["dims"].items()))
-    lines.append(f"  sampling:   {d['sample_interval']} {d['sample_units']}")
+    lines.append(f"  sampling:   {d['sample_interval']} {d['sample_units']}"
+                 + (f" ({d['domain']['kind']}: {d['domain']['why']}"
+                    + ("; convert with --sample-units m if the samples are depths" if d["domain"]["kind"] != "time"
+                       else "") + ")" if d.get("domain") else ""))
     if d["kind"] == "segy":
         lines += [f"  traces:     {d['traces']}", f"  format:     {d['format']}, {d['endian']}-endian",
                   f"  inlines:    {d['inline_range'][0]}..{d['inline_range'][1]}",
                   f"  crosslines: {d['crossline_range'][0]}..{d['crossline_range'][1]}"]
-        lines += [f"  {k + ':':<11} {lo}..{hi} (byte {b})" for k, (lo, hi, b) in d.get("key_ranges", {}).items()]
+        if geom.get("kind") in ("cmp3d", "cmp2d", "shot"):  # the gathers' keys
+            lines += [f"  {k + ':':<11} {lo}..{hi} (byte {b})" for k, (lo, hi, b) in d.get("key_ranges", {}).items()]
         return "\n".join(lines)
     lines.append(f"  state:      {d['state']}")
     lines.append(f"  chunks:     {tuple(d['chunks'])}, amplitude compression {d['compression']}")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from distributed import Client
 
-from .. import config, engine, geometry, segy_reader, stats, store
+from .. import config, domain, engine, geometry, segy_reader, stats, store
 from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
                            decode, lossy_rows)
 from ..errors import SeisbatchError
@@ -148,6 +148,9 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, options: Conve
     if len(chunks) != len(geom.dims) + 1:
         raise SeisbatchError(src, f"--chunks needs {len(geom.dims) + 1} sizes for a {geom.kind} survey")
     keep_raw = layout.format not in EXACT_IN_FLOAT32
+    said = domain.note(domain.sample_domain(decode_text(text), layout.sample_interval_us, ns), sample_units)
+    if said:
+        geom.notes.append(said)
     dt_ms = layout.sample_interval_us / 1000.0
     source = dict(store.source_id(src), format="segy")
     options_ = {"geometry": geometry_kind, "chunks": list(chunks), "endian": layout.endian,
@@ -222,8 +225,10 @@ def describe(path: str, layout: segy_reader.SegyLayout, options: ConvertSpec,
     fields = segy_reader.read_header_fields(layout, wanted, progress=progress)
     geom = detect(path, fields, options, options.geometry)
     text, _, _ = segy_reader.read_file_header(layout)
+    kind, why = domain.sample_domain(decode_text(text), layout.sample_interval_us, layout.n_samples)
     return {
         "kind": "segy",
+        "domain": {"kind": kind, "why": why},
         "path": path,
         "geometry": {"kind": geom.kind, "dims": list(geom.dims), "notes": geom.notes},
         "dims": dict(zip(list(geom.dims) + ["sample"], list(geom.grid_shape) + [layout.n_samples])),
@@ -269,7 +274,13 @@ def not_segy(path: str) -> SeisbatchError | None:
 
 
 def decode_text(raw: bytes) -> str:
-    """Textual header as text: EBCDIC (cp037) unless it is plainly ASCII."""
-    ascii_like = sum(32 <= b < 127 for b in raw) > 0.9 * len(raw)
-    text = raw.decode("ascii", "replace") if ascii_like else raw.decode("cp037", "replace")
+    """Textual header as text, EBCDIC (cp037) or ASCII, whichever reads as more letters, digits
+    and spaces (an EBCDIC header of blanks is all '@' in ASCII, which is printable too)."""
+    raw = bytes(raw)
+
+    def readable(text: str) -> int:
+        return sum(c.isalnum() or c == " " for c in text)
+
+    ascii_text, ebcdic = raw.decode("ascii", "replace"), raw.decode("cp037", "replace")
+    text = ascii_text if readable(ascii_text) >= readable(ebcdic) else ebcdic
     return "\n".join(text[i : i + 80].rstrip() for i in range(0, len(text), 80))
