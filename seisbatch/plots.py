@@ -66,38 +66,64 @@ def _edges(values: np.ndarray) -> tuple[float, float] | None:
     return float(v[0] - step[0] / 2), float(v[-1] + step[0] / 2)
 
 
+def spectrum(sections: np.ndarray, interval: float, units: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(frequency label, frequencies, mean amplitude spectrum over the traces) of a (trace, sample)
+    section sampled every ``interval`` ``units`` (Hz for ms; cycles per km for m or ft)."""
+    x = np.asarray(sections, dtype=np.float64)
+    amp = np.abs(np.fft.rfft(x, axis=-1)).mean(axis=0) if x.size else np.zeros(1)
+    if units == "ms":
+        return "frequency (Hz)", np.fft.rfftfreq(x.shape[-1], interval / 1000.0), amp
+    scale = 1000.0 if units == "m" else 1000.0 / 0.3048
+    return f"wavenumber (cycles/k{units})", np.fft.rfftfreq(x.shape[-1], interval / scale), amp
+
+
 def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], title: str, *,
              traces: tuple[str, np.ndarray], samples: tuple[str, np.ndarray],
-             along: tuple[str, np.ndarray, list[tuple[str, np.ndarray]], float | None], removed: int = 1) -> dict:
+             along: tuple[str, np.ndarray, list[tuple[str, np.ndarray]], float | None], removed: int = 1,
+             similarity: np.ndarray | None = None,
+             spectra: tuple[str, np.ndarray, list[tuple[str, np.ndarray]]] | None = None,
+             along_title: str = "metrics along the survey") -> dict:
     """QC figure: one (trace, sample) section per panel on a common grey scale (clipped at the 99th
-    percentile of the input and the output), the last panel (the removed noise) with a gain when it
-    would be invisible at that scale; axes in the survey's numbers and units (``traces`` and
-    ``samples``: (label, coordinate values)). Below, the metrics ``along`` the survey: (x label, x
-    values, [(curve label, values)], x of the section shown or None). The last ``removed`` panels
-    are removed noise, all shown with the same gain (two outputs side by side). Returns the path and
-    the gain."""
+    percentile of the input and the output; a colour bar gives the clip), the last panel (the
+    removed noise) with a gain when it would be invisible at that scale; axes in the survey's
+    numbers and units (``traces`` and ``samples``: (label, coordinate values)). Then, when given,
+    the local ``similarity`` of the denoised data and the removed noise (Chen & Fomel 2015: near 0
+    where only noise was removed, high where signal leaked into it). Below, the metrics ``along``
+    the survey: (x label, x values, [(curve label, values)], x of the section shown or None), and
+    the amplitude ``spectra`` (x label, x values, [(label, amplitude)]) of the section. The last
+    ``removed`` panels are removed noise, all shown with the same gain (two outputs side by side).
+    Returns the path, the gain and the clip."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
     clip = float(np.percentile(np.abs(panels[-1 - removed if len(panels) > removed else 0][1]), 99)) or 1.0
     clip = max(clip, float(np.percentile(np.abs(panels[0][1]), 99)) or 1.0)
     gain = noise_gain(np.asarray(panels[-removed][1]), clip) if len(panels) > 2 else 1.0
-    fig = plt.figure(figsize=(3.2 * len(panels), 7.2))
-    grid = fig.add_gridspec(2, len(panels), height_ratios=[3, 1])
+    n_cols = len(panels) + (similarity is not None)
+    fig = plt.figure(figsize=(3.2 * n_cols + 0.8, 8.0))
+    grid = fig.add_gridspec(2, n_cols, height_ratios=[3, 1.15])
     tx, sx = _edges(traces[1]), _edges(samples[1])
     n_tr, n_s = np.asarray(panels[0][1]).shape
     extent = [*(tx or (-0.5, n_tr - 0.5)), *((sx[1], sx[0]) if sx else (n_s - 0.5, -0.5))]
-    for i, (label, sec) in enumerate(panels):
+    shown = [(label, np.asarray(sec), "gray", clip) for label, sec in panels]
+    if similarity is not None:
+        shown.append(("local similarity\n(denoised, removed)", np.asarray(similarity), "RdBu_r", 1.0))
+    for i, (label, sec, cmap, lim) in enumerate(shown):
         ax = fig.add_subplot(grid[0, i])
-        last = i >= len(panels) - removed and gain != 1.0
-        ax.imshow(np.asarray(sec).T * (gain if last else 1), cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
-                  interpolation="nearest", extent=extent)
+        last = len(panels) - removed <= i < len(panels) and gain != 1.0
+        image = ax.imshow(sec.T * (gain if last else 1), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto",
+                          interpolation="nearest", extent=extent)
         ax.set_title(f"{label} ×{gain:g}" if last else label)
         ax.set_xlabel(traces[0] if tx else f"{traces[0]} (index)")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # line and trace numbers
         if i == 0:
             ax.set_ylabel(samples[0] if sx else f"{samples[0]} (index)")
-    ax = fig.add_subplot(grid[1, :])
+        if i == len(panels) - 1:
+            fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03).set_label(f"amplitude, clipped at ±{clip:.3g}")
+        elif i == len(panels):
+            fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03).set_label("similarity")
+    split = max(1, n_cols - 1) if spectra is not None and n_cols > 1 else n_cols
+    ax = fig.add_subplot(grid[1, :split])
     x_label, x, curves, mark = along
     style = "o-" if len(x) <= 60 else "-"
     for label, values in curves:
@@ -105,14 +131,24 @@ def sections(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], titl
     if mark is not None:
         ax.axvline(mark, color="0.4", ls="--", lw=1, label="section shown")
     ax.set_xlabel(x_label)
+    ax.set_title(along_title, fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
+    if spectra is not None and split < n_cols:
+        ax = fig.add_subplot(grid[1, split:])
+        f_label, f, amps = spectra
+        for label, a in amps:
+            ax.semilogy(f, np.maximum(a, 1e-12), label=label)
+        ax.set_xlabel(f_label)
+        ax.set_title("amplitude spectra of the section", fontsize=9)
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=100)
     plt.close(fig)
-    return {"png": os.fspath(path), "noise_gain": gain}
+    return {"png": os.fspath(path), "noise_gain": gain, "clip": clip}
 
 
 def loss_curve(path: str | os.PathLike, epochs: np.ndarray, curves: list[tuple[str, np.ndarray]], title: str) -> str:

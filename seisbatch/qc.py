@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import plots, store, tiling
+from . import orthogonalize, plots, store, tiling
 from .errors import SeisbatchError
 from .metrics import SnrAccumulator
 
@@ -238,9 +238,18 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
             label, k = keys[-1] if c is not None else keys[0]
             curves.append((f"{label}, {compare}", np.array([scale * r[k] for r in compare_rows])))
         along = (kind, labels[kind], curves, float(labels[kind][index[0]]))
+    similarity = orthogonalize.local_similarity(y, x - y)
+    interval = float(samples[1][1] - samples[1][0]) if len(samples[1]) > 1 else 1.0
+    f_label, f, _ = plots.spectrum(x, interval, units)
+    spectra = (f_label, f, [(k, plots.spectrum(v, interval, units)[2]) for k, v in
+                            (("input", x), (output, y), ("removed", x - y), (compare, z)) if v is not None])
     fig = plots.sections(png, panels, f"{os.path.basename(path.rstrip('/'))}: {name}", traces=traces, samples=samples,
-                         along=along, removed=1 if compare is None else 2)
-    result.update(png=png, figure_section=name, figure_noise_gain=fig["noise_gain"])
+                         along=along, removed=1 if compare is None else 2, similarity=similarity, spectra=spectra,
+                         along_title="amplitude versus offset of the strongest event" if kind == "gather"
+                         else "metrics along the survey")
+    result.update(png=png, figure_section=name, figure_noise_gain=fig["noise_gain"], figure_clip=fig["clip"],
+                  local_similarity={"mean_abs": float(np.abs(similarity).mean()),
+                                    "p99_abs": float(np.percentile(np.abs(similarity), 99))})
     return result
 
 

@@ -37,6 +37,11 @@ def test_snr_against_clean_reference_and_figure(stores, client, tmp_path):
     assert 4.5 < r["snr_before_db"] < 5.5
     assert len(r["sections"]) == 6 and all("snr_after_db" in s for s in r["sections"])
     assert open(tmp_path / "q.png", "rb").read(4) == b"\x89PNG"
+    # the figure's clip is the 99th percentile of |input| (the colour bar says it), and the local
+    # similarity of what the model kept and removed is small where it removed noise only
+    section = x[int(r["figure_section"].split()[-1]) - zarr.open_group(noisy)["inline"][0]]
+    assert r["figure_clip"] >= np.percentile(np.abs(section), 99) * 0.999
+    assert 0 <= r["local_similarity"]["mean_abs"] < 0.5 and r["local_similarity"]["p99_abs"] <= 1
     folder = tmp_path / "figures"
     folder.mkdir()
     for given, written in ((folder, folder / "n.qc-denoised.png"), (tmp_path / "nosuffix", tmp_path / "nosuffix.png")):
@@ -123,3 +128,14 @@ def test_2d_line_figure_in_the_files_units_with_the_removed_noise_amplified(tmp_
     assert r["sections"][0]["removed_energy"] == pytest.approx(4e-6, rel=1e-3)
     assert r["figure_noise_gain"] == 200.0  # 0.2% of the amplitude brought to at most half the grey scale (x250)
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_spectrum_panel_is_in_hz_for_time_and_cycles_per_km_for_depth():
+    from seisbatch import plots
+
+    t = np.arange(250) * 0.004
+    section = np.tile(np.sin(2 * np.pi * 25 * t), (7, 1))  # 25 Hz, 4 ms sampling
+    label, f, amp = plots.spectrum(section, 4.0, "ms")
+    assert label == "frequency (Hz)" and f[np.argmax(amp)] == pytest.approx(25, abs=0.5) and f[-1] == 125
+    label, f, amp = plots.spectrum(section, 4.0, "m")  # 4 m sampling: Nyquist at 125 cycles per km
+    assert label == "wavenumber (cycles/km)" and f[-1] == pytest.approx(125)
