@@ -204,8 +204,15 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
     read = p.region(task, read=True)
     model = get_worker().plugins[PLUGIN].model(digest)
     x = np.asarray(amp[read], dtype=np.float32)
-    out, bad = tiling.infer(x, scale, lambda b: tiling.denoise_block(
-        b, p, task, lambda tiles: dncnn.predict(model, tiles, spec["batch_size"]), spec["blend"], spec["batch_size"]))
+
+    def predict(tiles: np.ndarray) -> np.ndarray:
+        out = dncnn.predict(model, tiles, spec["batch_size"])
+        engine.count_tiles(len(tiles))  # the client's progress bar moves per tile, not per block
+        return out
+
+    out, bad = tiling.infer(x, scale, lambda b: tiling.denoise_block(b, p, task, predict, spec["blend"],
+                                                                     spec["batch_size"]))
+    engine.count_tiles(0, flush=True)
     inner = tiling.within(p.region(task), read, amp.shape)
     return _write(store_path, p, index, spec["output"], x[inner], out, bad[inner], spec["restore"])
 
@@ -290,8 +297,11 @@ def denoise(
     workers: int | None = None,
     overwrite: bool = False,
     progress: engine.Progress | None = None,
+    tile_progress: engine.Progress | None = None,
 ) -> dict[str, Any]:
-    """Denoise the amplitude of the store at ``path`` into array ``spec.output``; returns a summary."""
+    """Denoise the amplitude of the store at ``path`` into array ``spec.output``; returns a summary.
+    ``progress`` follows the blocks, ``tile_progress`` the model's tiles (events from the workers,
+    several a second: what a progress bar shows)."""
     from .model import default_model_path
 
     t0 = time.perf_counter()
@@ -301,11 +311,12 @@ def denoise(
     meta = store.meta(root)
     scale = stats.scale_factor(meta.get("stats") or {})
     with locking.store_lock(path):  # one writer per store; released even if this process is killed
-        return _run(path, model_path, spec, root, scale, client, workers, overwrite, progress, t0)
+        return _run(path, model_path, spec, root, scale, client, workers, overwrite, progress, t0, tile_progress)
 
 
 def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale: float, client: Client | None,
-         workers: int | None, overwrite: bool, progress: engine.Progress | None, t0: float) -> dict[str, Any]:
+         workers: int | None, overwrite: bool, progress: engine.Progress | None, t0: float,
+         tile_progress: engine.Progress | None = None) -> dict[str, Any]:
     amp = root["amplitude"]
     n_workers = engine.resolve_workers(workers)
     with engine.maybe_client(client, workers=n_workers) as c:
@@ -346,8 +357,10 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
             wrote = engine.run_tasks(c, fx_task, args, progress)
         else:
             spec_d = {"batch_size": spec.batch_size, "blend": spec.blend, "output": spec.output, "restore": restore}
-            wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"]) for i in todo],
-                                     progress, resources=gpu)
+            with engine.tile_progress(c, sum(len(p.tasks[i].tiles) * p.tasks[i].n_sections for i in todo),
+                                      tile_progress):
+                wrote = engine.run_tasks(c, denoise_task, [(path, plan_dict, i, spec_d, scale, info["digest"])
+                                                           for i in todo], progress, resources=gpu)
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
     flags = store.done_mask(path, spec.output, len(p.tasks))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import dask.config
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, LocalCluster, as_completed, get_worker
 
 from . import config
 from .errors import SeisbatchError
@@ -121,6 +123,50 @@ def _connect(scheduler: str) -> Client:
         return Client(scheduler_file=scheduler) if address != scheduler else Client(scheduler)
     except (OSError, TimeoutError) as exc:
         raise SeisbatchError(scheduler, f"cannot connect to the scheduler: {exc}") from None
+
+
+TILES = "seisbatch-tiles"  # the topic of per-tile progress events
+TILE_EVENT_S = 0.25  # a worker process sends at most one tile event this often
+_TILES = {"n": 0, "sent": 0.0}
+_TILES_LOCK = threading.Lock()
+
+
+def count_tiles(n: int, flush: bool = False) -> None:
+    """Worker side: ``n`` more tiles are done. Sent to the client as a Dask event at most four
+    times a second per worker process (and at ``flush``, a task's end), so a progress bar can move
+    per tile without an event per model call."""
+    with _TILES_LOCK:
+        _TILES["n"] += n
+        now = time.monotonic()
+        if not flush and now - _TILES["sent"] < TILE_EVENT_S:
+            return
+        n, _TILES["n"], _TILES["sent"] = _TILES["n"], 0, now
+    if n:
+        try:
+            get_worker().log_event(TILES, n)
+        except ValueError:  # not on a worker (a task called directly): nobody to tell
+            pass
+
+
+@contextmanager
+def tile_progress(client: Client, total: int, progress: Progress | None) -> Iterator[None]:
+    """Feed ``progress(done, total)`` from the workers' tile events while the block runs."""
+    if progress is None:
+        yield
+        return
+    done = [0]
+
+    def handler(event: tuple) -> None:
+        done[0] += int(event[1])
+        progress(min(done[0], total), total)
+
+    progress(0, total)
+    client.subscribe_topic(TILES, handler)
+    try:
+        yield
+    finally:
+        client.unsubscribe_topic(TILES)
+    progress(total, total)  # events still on their way when the last block returned
 
 
 @contextmanager

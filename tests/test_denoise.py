@@ -252,3 +252,17 @@ def test_plan_is_stored_by_digest_and_matches_shapes(survey, tiny_model, client)
     assert params["min_tasks"] == sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
     assert params["plan"] == p.digest()
     assert sb_store.GROUP not in root  # the progress of a complete output is gone
+
+
+def test_progress_moves_per_tile_not_per_block(survey, tiny_model, monkeypatch):
+    """A big survey's first block can take minutes: the bar follows the model's tiles, reported by
+    the workers as Dask events while blocks run (here every batch: no throttle, in-process workers)."""
+    monkeypatch.setattr(engine, "TILE_EVENT_S", 0.0)
+    seen = []
+    with engine.dask_client(workers=1, processes=False) as c:
+        r = denoise.denoise(survey, tiny_model, denoise.DenoiseSpec(tile=(8, 24)), client=c,
+                            tile_progress=lambda done, total: seen.append((done, total)))
+    total = r["tiles"]
+    assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert all(t == total for _, t in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len({d for d, _ in seen}) > r["tasks"] + 1  # steps inside blocks, not only at their ends

@@ -116,11 +116,12 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     with engine.dask_client(**client_kwargs(args)) as client:
         for k, path in enumerate(stores, 1):
             label = "denoise" if len(stores) == 1 else f"denoise {k}/{len(stores)}"
-            update, close = progress.bar(label, args.quiet)
+            tiles = spec.method == "dncnn"  # the model's bar moves per tile (f-x blocks are quick)
+            update, close = progress.bar(label, args.quiet, unit="tile" if tiles else "task")
             with naming(path):
                 r = denoise.denoise(path, args.model, spec, client=client,
                                     workers=len(client.scheduler_info()["workers"]), overwrite=args.overwrite,
-                                    progress=update)
+                                    **{"tile_progress" if tiles else "progress": update})
             close()
             _print_denoised(path, r)
             total += 0 if r["already_complete"] else r["computed_samples"]
