@@ -80,6 +80,7 @@ class DenoiseSpec:
     batch_size: int = _setting("batch-size", int)
     device: str = _setting("device", str)  # auto | cpu | gpu
     precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
+    subset: tuple[tuple[str, float, float], ...] = ()  # a trial: (dim, first, last) coordinate ranges
 
     def __post_init__(self) -> None:
         """Every value checked here, at the boundary, before any cluster starts: a bad one is a
@@ -101,6 +102,9 @@ class DenoiseSpec:
             raise ValueError(f"halo must not be negative, not {self.halo}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
+        for dim, lo, hi in self.subset:
+            if not lo <= hi:
+                raise ValueError(f"subset {dim} {lo:g}:{hi:g}: the first value must not exceed the last")
         if self.method == "fx":
             self.fx_spec()  # checked by FxSpec
 
@@ -112,6 +116,7 @@ class DenoiseSpec:
     def params(self) -> dict:
         """The parameters that determine the output (the other method's settings left out)."""
         d = asdict(self)
+        d.pop("subset")  # a trial computes some blocks of the same output; the full run resumes from them
         if self.method == "fx":
             for k in ("batch_size", "device", "precision", "blend", "halo"):
                 d.pop(k)
@@ -285,7 +290,27 @@ def check(path: str, spec: DenoiseSpec) -> zarr.Group:
         tiling.trace_axis(tuple(root["amplitude"].metadata.dimension_names), spec.direction, spec.domain)
     except ValueError as exc:
         raise SeisbatchError(path, str(exc)) from None
+    subset_region(root, spec.subset, path)
     return root
+
+
+def subset_region(root: zarr.Group, subset: tuple[tuple[str, float, float], ...], path: str) -> tuple[slice, ...]:
+    """The index region of a trial ``subset`` (coordinate ranges, inclusive) in the amplitude: the
+    whole array along dims the subset does not name. A dim the store lacks, or a range that holds
+    no coordinate, is refused."""
+    amp = root["amplitude"]
+    dims = tuple(amp.metadata.dimension_names)
+    region = [slice(0, n) for n in amp.shape]
+    for dim, lo, hi in subset:
+        if dim not in dims:
+            raise SeisbatchError(path, f"no dim {dim!r} to take a subset of (dims: {', '.join(dims)})")
+        values = root[dim][:] if dim in root else np.arange(amp.shape[dims.index(dim)])
+        inside = np.flatnonzero((values >= lo) & (values <= hi))
+        if not len(inside):
+            raise SeisbatchError(path, f"{dim} {lo:g}:{hi:g} holds none of the store's {dim} values "
+                                       f"({values.min():g}..{values.max():g})")
+        region[dims.index(dim)] = slice(int(inside[0]), int(inside[-1]) + 1)
+    return tuple(region)
 
 
 def denoise(
@@ -350,7 +375,8 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         done = _prepare(root, path, spec.output, attrs, len(p.tasks), overwrite)
         if done is None:
             return {"already_complete": True, "output": spec.output, "tasks": len(p.tasks), "method": spec.method}
-        todo = [i for i in range(len(p.tasks)) if not done[i]]
+        region = subset_region(root, spec.subset, path)
+        todo = [i for i in range(len(p.tasks)) if not done[i] and _meets(p.region(p.tasks[i]), region)]
         plan_dict = p.to_dict()
         if spec.method == "fx":
             args = [(path, plan_dict, i, spec.output, asdict(spec.fx_spec()), restore) for i in todo]
@@ -364,20 +390,38 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
         n_used = len(c.scheduler_info()["workers"])
     arr = zarr.open_array(store=path, path=spec.output, mode="r+")
     flags = store.done_mask(path, spec.output, len(p.tasks))
+    wanted = [i for i in range(len(p.tasks)) if _meets(p.region(p.tasks[i]), region)]
+    if flags is not None and spec.subset and flags[wanted].all() and not flags.all():  # a trial, done
+        arr.attrs["seisbatch"] = dict(attrs, trial={"subset": {d: [lo, hi] for d, lo, hi in spec.subset},
+                                                    "region": [[s.start, s.stop] for s in region]})
+        store.consolidate(path)
+        return dict(_summary(spec, p, len(wanted), todo, wrote, info, halo, restore, n_used, t0),
+                    trial={"subset": spec.subset, "blocks": len(wanted), "done": int(flags.sum())})
     if flags is None or not flags.all():
         missing = len(p.tasks) if flags is None else int((~flags).sum())
         raise SeisbatchError(path, f"{missing} blocks of {spec.output!r} were not written; run again to finish")
-    wall = time.perf_counter() - t0
-    samples = int(np.prod(amp.shape))
-    arr.attrs["seisbatch"] = dict(attrs, complete=True,
-                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    attrs.pop("trial", None)
+    arr.attrs["seisbatch"] = dict(attrs, complete=True, finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     store.clear_blocks(path, spec.output)
     store.consolidate(path)
-    return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": len(p.tasks) - len(todo),
-            "tiles": sum(len(t.tiles) * t.n_sections for t in p.tasks), "samples": samples,
-            "computed_samples": int(sum(wrote)), "seconds": wall, "samples_per_s": int(sum(wrote)) / wall if wall else 0.0,
+    return _summary(spec, p, len(p.tasks), todo, wrote, info, halo, restore, n_used, t0)
+
+
+def _summary(spec: DenoiseSpec, p: tiling.Plan, scope: int, todo: list[int], wrote: list[int], info: dict,
+             halo: int, restore: bool, n_used: int, t0: float) -> dict[str, Any]:
+    """What a run did, for the CLI: ``scope`` blocks wanted (all, or a trial's), ``todo`` computed."""
+    wall = time.perf_counter() - t0
+    done = sum(wrote)
+    return {"output": spec.output, "tasks": len(p.tasks), "computed": len(todo), "resumed": scope - len(todo),
+            "tiles": sum(len(p.tasks[i].tiles) * p.tasks[i].n_sections for i in todo), "samples": int(np.prod(p.shape)),
+            "computed_samples": int(done), "seconds": wall, "samples_per_s": done / wall if wall else 0.0,
             "workers": n_used, "model_digest": info["digest"], "halo": halo, "precision": spec.precision,
             "method": spec.method, "sections": p.direction, "restore": restore, "already_complete": False}
+
+
+def _meets(a: tuple[slice, ...], b: tuple[slice, ...]) -> bool:
+    """Whether two index regions (slices with start and stop) overlap."""
+    return all(x.start < y.stop and y.start < x.stop for x, y in zip(a, b))
 
 
 def _previous_params(root: zarr.Group, name: str, overwrite: bool) -> dict:

@@ -112,6 +112,10 @@ def check(path: str, out: str, array: str, overwrite: bool) -> zarr.Group:
                                    f"file (exportable: {', '.join(exportable)})")
     arr_meta = dict(root[array].attrs.get("seisbatch", {}))
     if arr_meta and not arr_meta.get("complete", False):
+        if arr_meta.get("trial"):
+            where = ", ".join(f"{d} {lo:g}..{hi:g}" for d, (lo, hi) in arr_meta["trial"]["subset"].items())
+            raise SeisbatchError(path, f"array {array!r} holds a trial over {where} only: run the same denoise "
+                                       "without the subset to finish it, then export")
         raise SeisbatchError(path, f"array {array!r} is incomplete: finish the run that writes it first")
     store.prepare_output(out, overwrite, inputs=(path,))
     return root

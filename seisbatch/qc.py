@@ -113,10 +113,15 @@ def precision_check(root, output: str, axis: Axes, index: tuple[int, ...]) -> di
             "snr_vs_float32_db": float(10 * np.log10(r2 / e2)) if e2 else float("inf")}
 
 
+def _complete(arr) -> bool:
+    return bool(dict(arr.attrs.get("seisbatch", {})).get("complete", False))
+
+
 def _check_output(root, path: str, output: str) -> None:
     if output not in root:
         raise SeisbatchError(path, f"no array {output!r} (run `seisbatch denoise` first)")
-    if not dict(root[output].attrs.get("seisbatch", {})).get("complete", False):
+    own = dict(root[output].attrs.get("seisbatch", {}))
+    if not own.get("complete", False) and not own.get("trial"):
         raise SeisbatchError(path, f"array {output!r} is incomplete: finish the denoising run first")
 
 
@@ -166,8 +171,17 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         if compare == output:
             raise SeisbatchError(path, f"--compare {compare!r} is the output itself: name another array")
     amp, den = root["amplitude"], root[output]
+    other_arr = root[compare] if compare is not None else None
     dims = tuple(amp.metadata.dimension_names)
     labels = {k: root[k][:] for k in dims[:-1] if k in root}
+    sample_values = root["sample"][:]
+    trial = dict(den.attrs.get("seisbatch", {})).get("trial") if not _complete(den) else None
+    if trial:  # a trial run: its region only, small enough to hold (the rest of the output is not written)
+        region = tuple(slice(a, b) for a, b in trial["region"])
+        amp, den = np.asarray(amp[region]), np.asarray(den[region])
+        other_arr = np.asarray(other_arr[region]) if other_arr is not None else None
+        labels = {k: v[region[dims.index(k)]] for k, v in labels.items()}
+        sample_values = sample_values[region[-1]]
     try:
         kind, index = parse_section(section, dims, amp.shape, labels)
     except ValueError as exc:
@@ -176,17 +190,21 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     if clean:
         ref_root = store.open_complete(clean)
         ref = ref_root["amplitude"]
+        if trial and ref.shape == root["amplitude"].shape:
+            ref = np.asarray(ref[region])
         if ref.shape != amp.shape:
             raise SeisbatchError(clean, f"clean reference shape {ref.shape} differs from the survey's {amp.shape}")
     axis, indices = _sections(dims, amp.shape, kind)
     result: dict[str, Any] = {"output": output, "direction": kind, **_metrics(amp, den, ref, axis, indices)}
+    if trial:
+        result["trial"] = trial["subset"]
     rows = result["sections"]
     if compare is not None:
-        other = _metrics(amp, root[compare], ref, axis, indices)
+        other = _metrics(amp, other_arr, ref, axis, indices)
         compare_rows = other.pop("sections")
         result["compare"] = {"output": compare, **other}
-    precision = dict(den.attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
-    if check_precision or (check_precision is None and precision != "float32"):
+    precision = dict(root[output].attrs.get("seisbatch", {})).get("params", {}).get("precision", "float32")
+    if not trial and (check_precision or (check_precision is None and precision != "float32")):
         result["precision_check"] = precision_check(root, output, axis, index)
     # default: beside a local store; for a store at a URL, in the working directory
     stem = os.path.abspath(os.path.basename(path.rstrip("/")) if store.is_url(path) else path.rstrip("/"))
@@ -199,7 +217,7 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
     x, y = _take(amp, axis, index), _take(den, axis, index)
     c = _take(ref, axis, index) if ref is not None else None
     panels = [("input", x), (output, y), ("removed noise", x - y)]
-    z = _take(root[compare], axis, index) if compare is not None else None
+    z = _take(other_arr, axis, index) if compare is not None else None
     if z is not None:
         panels[2:] = [(compare, z), (f"removed by {output}", x - y), (f"removed by {compare}", x - z)]
     if c is not None:
@@ -210,9 +228,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         name = "line" if kind == "trace" else f"{kind} {labels[kind][index[0]]}"
     units = root["sample"].attrs.get("units", "")
     samples = ({"ms": "time (ms)", "m": "depth (m)"}.get(units, f"sample ({units})" if units else "sample"),
-               root["sample"][:])
+               sample_values)
     if kind == "trace":  # one section, the whole line: its metrics trace by trace
-        traces = ("trace", root["trace"][:])
+        traces = ("trace", labels["trace"] if "trace" in labels else np.arange(x.shape[0]))
         window = max(1, len(traces[1]) // 64)
         curves = [(f"{k} (over {window} traces)" if window > 1 else k, v)
                   for k, v in along_line(x, y, c, window).items()]

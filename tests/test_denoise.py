@@ -266,3 +266,28 @@ def test_progress_moves_per_tile_not_per_block(survey, tiny_model, monkeypatch):
     assert seen[0] == (0, total) and seen[-1] == (total, total)
     assert all(t == total for _, t in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert len({d for d, _ in seen}) > r["tasks"] + 1  # steps inside blocks, not only at their ends
+
+
+def test_a_trial_over_a_subset_computes_only_its_blocks_and_the_full_run_resumes_from_them(
+        survey, tiny_model, client, tmp_path, capsys):
+    from seisbatch import qc
+
+    root = zarr.open_group(survey, mode="r")
+    il = root["inline"][:]
+    common = ["--model", tiny_model, "--tile", "16,24", "--quiet", "--scheduler", client.scheduler.address]
+    assert main(["denoise", survey, "--inlines", f"{il[6]}:{il[12]}", "--time", "20:60", *common]) == 0
+    out = capsys.readouterr().out
+    assert f"trial over inline {il[6]}..{il[12]}, sample 20..60: 2 of 5 blocks" in out  # inline chunks 0-7, 8-15
+    den = zarr.open_group(survey, mode="r")["denoised"]
+    assert not den.attrs["seisbatch"]["complete"] and den.attrs["seisbatch"]["trial"]["region"][0] == [6, 13]
+    ref = _reference(tiny_model, survey)
+    got = den[:]
+    np.testing.assert_allclose(got[:16], ref[:16], atol=3e-5 * np.abs(ref).max())  # its whole blocks
+    assert not got[16:].any()  # nothing else computed
+    r = qc.qc(survey, png=str(tmp_path / "t.png"))  # qc looks at the trial's region only
+    assert len(r["sections"]) == 7 and r["trial"] == {"inline": [float(il[6]), float(il[12])], "sample": [20.0, 60.0]}
+    assert main(["export", survey, str(tmp_path / "x.sgy"), "--array", "denoised", "--quiet"]) == 2
+    assert "holds a trial over inline" in capsys.readouterr().err
+    assert main(["denoise", survey, *common]) == 0  # the whole survey, keeping the trial's blocks
+    assert "(3 computed, 2 already done by an earlier run)" in capsys.readouterr().out
+    np.testing.assert_allclose(zarr.open_group(survey, mode="r")["denoised"][:], ref, atol=3e-5 * np.abs(ref).max())

@@ -55,6 +55,15 @@ def add_parser(sub) -> None:
                         "(Chen & Fomel 2015) in windows of 9 traces x 21 samples. Keeps amplitude versus offset "
                         "(synthetic CMP gathers: largest AVO gradient error 14%% -> 7%%) for about 1 dB of SNR. "
                         "Default: on for pre-stack gathers, off for post-stack data")
+    t = n.add_argument_group("trial runs", "denoise a part first, to try settings: only the blocks that meet it are "
+                             "computed into the output, which `qc` then shows; the same command without these "
+                             "options finishes the survey, keeping those blocks")
+    t.add_argument("--inlines", metavar="A:B", help="inline numbers A to B (inclusive)")
+    t.add_argument("--crosslines", metavar="A:B", help="crossline numbers A to B")
+    t.add_argument("--samples", "--time", metavar="A:B", dest="samples",
+                   help="sample axis from A to B, in the store's units (ms, or m for depth)")
+    t.add_argument("--subset", metavar="DIM=A:B", action="append", default=[],
+                   help="any other dim's coordinates, e.g. trace=0:199, cdp=1000:1100, offset=100:800 (repeatable)")
     n.add_argument("--tile", default=None, help=f"largest tile core TRACES,SAMPLES (default {csv(d('tile'))}); sections are "
                    "cut into balanced tiles no larger than this, each read with the halo around it")
     n.add_argument("--halo", type=int, default=None,
@@ -75,6 +84,26 @@ def add_parser(sub) -> None:
     n.add_argument("--quiet", action="store_true", help="no progress bar")
     client_args(n)
     n.set_defaults(func=cmd_denoise)
+
+
+def _subset(args: argparse.Namespace, where: str) -> tuple[tuple[str, float, float], ...]:
+    """The trial options as (dim, first, last) coordinate ranges."""
+    given = [("inline", args.inlines), ("crossline", args.crosslines), ("sample", args.samples)]
+    for item in args.subset:
+        dim, eq, span = item.partition("=")
+        if not eq:
+            raise SeisbatchError(where, f"--subset {item!r}: expected DIM=A:B, e.g. cdp=1000:1100")
+        given.append((dim.strip(), span))
+    out = []
+    for dim, span in given:
+        if span is None:
+            continue
+        a, colon, b = span.partition(":")
+        try:
+            out.append((dim, float(a), float(b if colon else a)))
+        except ValueError:
+            raise SeisbatchError(where, f"{dim} range {span!r}: expected A:B (numbers)") from None
+    return tuple(out)
 
 
 def tiling_domains() -> tuple[str, ...]:
@@ -102,6 +131,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             except ValueError:
                 raise SeisbatchError(stores[0], f"--{opt.replace('_', '-')} {getattr(args, opt)!r}: expected TRACES or "
                                                 "TRACES,SAMPLES") from None
+    given["subset"] = _subset(args, stores[0])
     try:
         spec = denoise.DenoiseSpec(**given)  # every value checked, before any cluster starts
     except ValueError as exc:
@@ -136,6 +166,13 @@ def _print_denoised(path: str, r: dict) -> None:
         what = "these parameters" if r.get("method") == "fx" else "this model and these parameters"
         print(f"{path}: array {r['output']!r} is already complete with {what}")
         return
+    if r.get("trial"):
+        t = r["trial"]
+        where = ", ".join(f"{d} {lo:g}..{hi:g}" for d, lo, hi in t["subset"])
+        print(f"trial over {where}: {t['blocks']} of {r['tasks']} blocks written to array {r['output']!r} "
+              f"({r['computed']} computed now); look with `seisbatch qc {path}"
+              + (f" --output {r['output']}" if r["output"] != "denoised" else "") + "`, and run again without the subset "
+              "to finish the survey from them")
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
     print(f"denoised {path} -> array {r['output']!r}: {count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "
           f"{count(r['tiles'], 'tile')}, {r['samples']:,} samples, {r['sections']} sections")

@@ -39,7 +39,9 @@ def cmd_qc(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"QC of {args.store} array {r['output']!r}, {len(r['sections'])} {r['direction']} section(s)")
+    print(f"QC of {args.store} array {r['output']!r}, {len(r['sections'])} {r['direction']} section(s)"
+          + (" of the trial over " + ", ".join(f"{d} {lo:g}..{hi:g}" for d, (lo, hi) in r["trial"].items())
+             if r.get("trial") else ""))
     if "snr_gain_db" in r:
         print(f"  SNR against the clean reference: {r['snr_before_db']:.2f} dB -> {r['snr_after_db']:.2f} dB "
               f"(gain {r['snr_gain_db']:+.2f} dB)")
