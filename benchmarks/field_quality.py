@@ -8,7 +8,7 @@ each written as a SEG-Y file with the original headers. Then, as a user would, w
 
     seisbatch convert *.sgy DIR
     seisbatch denoise DIR/*.zarr --method fx                       (f-x, the classical baseline)
-    seisbatch denoise DIR/*.zarr --output NAME [--model M.keras]    (the shipped model, each --model)
+    seisbatch denoise DIR/*.zarr --array NAME [--model M.keras]    (the shipped model, each --model)
     seisbatch export DIR/*.zarr OUT --array NAME
 
 and every exported file is read back and compared with the original (noise-free) file. Printed, one
@@ -95,12 +95,14 @@ def sections(store: str, n: int) -> list[np.ndarray]:
     ``trace_order`` maps file traces to grid cells), the whole line otherwise."""
     import zarr
 
+    from seisbatch.store import find_internal
+
     root = zarr.open_group(store, mode="r")
     shape = root["amplitude"].shape
     if len(shape) == 2:
         return [np.arange(n)]
     grid = np.full(int(np.prod(shape[:2])), -1, np.int64)
-    grid[np.asarray(root["trace_order"][:])] = np.arange(n)
+    grid[np.asarray(root[find_internal(root, "trace_order")][:])] = np.arange(n)
     return [row[row >= 0] for row in grid.reshape(shape[:2])]
 
 
@@ -178,33 +180,33 @@ def main() -> None:
     workers = ["--workers", str(args.workers), "--quiet"]
     cli("convert", *inputs, stores, "--overwrite", *workers)
     zarrs = [os.path.join(stores, os.path.splitext(os.path.basename(p))[0] + ".zarr") for p in inputs]
-    contenders = {"f-x": ["--method", "fx", "--output", "fx"], "DnCNN (shipped)": ["--output", "dncnn"]}
+    contenders = {"f-x": ["--method", "fx", "--array", "fx"], "DnCNN (shipped)": ["--array", "dncnn"]}
     for k, m in enumerate(args.model):
-        contenders[f"DnCNN {os.path.basename(m)}"] = ["--output", f"model{k}", "--model", os.path.abspath(m)]
+        contenders[f"DnCNN {os.path.basename(m)}"] = ["--array", f"model{k}", "--model", os.path.abspath(m)]
     timings, adapt_seconds = {}, []
     exported = os.path.join(work, "exported")
     for name, opts in contenders.items():
         t = time.perf_counter()
         cli("denoise", *zarrs, *opts, "--overwrite", *workers)
-        cli("export", *zarrs, exported, "--array", opts[opts.index("--output") + 1], "--overwrite", *workers)
+        cli("export", *zarrs, exported, "--array", opts[opts.index("--array") + 1], "--overwrite", *workers)
         timings[name] = time.perf_counter() - t
     for loss in args.adapt_loss.split(",") if args.adapt else []:
         name, array = f"adapted ({loss})", "adapted_" + loss.replace("-", "_")
-        contenders[name] = ["--output", array]
+        contenders[name] = ["--array", array]
         t = time.perf_counter()
         adapted_kinds = args.adapt_kinds.split(",") if args.adapt_kinds else [*kinds, "clean"]
         sizes = [*(["--epochs", str(args.adapt_epochs)] if args.adapt_epochs else []),
                  *(["--patches", str(args.adapt_patches)] if args.adapt_patches else [])]
         for z in zarrs:
             if z[: -len(".zarr")].rsplit("__", 1)[1] not in adapted_kinds:
-                cli("denoise", z, "--output", array, "--overwrite", *workers)
+                cli("denoise", z, "--array", array, "--overwrite", *workers)
                 continue
             model = os.path.join(work, "adapted", loss, os.path.basename(z)[: -len(".zarr")] + ".keras")
             os.makedirs(os.path.dirname(model), exist_ok=True)
             ta = time.perf_counter()
             cli("adapt", z, "--out", model, "--overwrite", *sizes, "--loss", loss, *workers)
             adapt_seconds.append((f"{os.path.basename(z)} ({loss})", time.perf_counter() - ta))
-            cli("denoise", z, "--model", model, "--output", array, "--overwrite", *workers)
+            cli("denoise", z, "--model", model, "--array", array, "--overwrite", *workers)
         print("adapt seconds per store: " + ", ".join(f"{n} {t:.0f}" for n, t in adapt_seconds), flush=True)
         cli("export", *zarrs, exported, "--array", array, "--overwrite", *workers)
         timings[name] = time.perf_counter() - t
@@ -215,7 +217,7 @@ def main() -> None:
         secs = sections(os.path.join(stores, f"{stem}__clean.zarr"), len(clean))
         row = {"file": stem, "held_out": stem in HELD_OUT}
         for name, opts in contenders.items():
-            arr = opts[opts.index("--output") + 1]
+            arr = opts[opts.index("--array") + 1]
             r = {}
             for kind in (*kinds, "clean"):
                 x = traces(os.path.join(work, f"{stem}__{kind}.sgy"))

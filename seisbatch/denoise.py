@@ -256,8 +256,9 @@ def fx_task(store_path: str, plan_dict: dict, index: int, output: str, fx_settin
 
 
 _OUTPUT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
-_RESERVED = ("amplitude", "trace_mask", "raw_headers", "raw_samples", "raw_trace", "trace_order", "sample",
-             "inline", "crossline", "trace", "cdp_x", "cdp_y", "inline_number", "crossline_number")
+_RESERVED = ("amplitude", "trace_mask", "file", *store.INTERNAL, "sample",
+             "inline", "crossline", "trace", "cdp_x", "cdp_y", "inline_number", "crossline_number", "offset", "cdp",
+             "shot_point", "channel")
 
 
 def _check_output_name(path: str, name: str) -> None:
@@ -441,7 +442,7 @@ def _prepare(root: zarr.Group, path: str, name: str, attrs: dict, n_tasks: int, 
         if not same:
             what = "another model" if old.get("model_digest") != attrs["model_digest"] else "other parameters"
             raise SeisbatchError(path, f"array {name!r} exists from a run with {what}; "
-                                       f"use --overwrite to replace it or --output to write another array")
+                                       f"use --overwrite to replace it or --array to write another array")
         if old.get("complete"):
             return None
         flags = store.done_mask(path, name, n_tasks)

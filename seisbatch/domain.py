@@ -41,3 +41,20 @@ def note(domain: tuple[str, str], sample_units: str) -> str | None:
         return None
     what = "depth data" if kind == "depth" else "perhaps depth data"
     return f"{what} ({why}): samples are labelled in {sample_units}; give --sample-units m (or ft) if they are depths"
+
+
+_EPSG = re.compile(r"EPSG\s*[:#]?\s*(\d{4,6})", re.I)
+
+
+def coordinate_attrs(text: str, measurement: int) -> dict[str, str]:
+    """Attributes of the cdp_x/cdp_y coordinates: their units from the binary header's measurement
+    system (1 metres, 2 feet; none said otherwise) and the CRS when the textual header names an
+    EPSG code."""
+    attrs = {"long_name": "CDP coordinate"}
+    units = {1: "m", 2: "ft"}.get(measurement)
+    if units:
+        attrs["units"] = units
+    crs = _EPSG.search(text or "")
+    if crs:
+        attrs["crs"] = f"EPSG:{crs.group(1)}"
+    return attrs

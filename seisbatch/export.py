@@ -68,12 +68,13 @@ def _write_block(path: str, array: str, out: str, block: tuple[slice, ...], g2f:
         return rows if in_order else rows[cells]
 
     samples = encode(take(array, ns), spec["format"], spec["endian"])
-    if array == "amplitude" and "raw_trace" in root:
-        use_raw = take("raw_trace", 0)
+    raw_trace, raw_headers = store.find_internal(root, "raw_trace"), store.find_internal(root, "raw_headers")
+    if array == "amplitude" and raw_trace:
+        use_raw = take(raw_trace, 0)
         if use_raw.any():
-            samples[use_raw] = take("raw_samples", ns)[use_raw].astype(samples.dtype)
-    if "raw_headers" in root:
-        headers = take("raw_headers", TRACE_HEADER_SIZE)
+            samples[use_raw] = take(store.find_internal(root, "raw_samples"), ns)[use_raw].astype(samples.dtype)
+    if raw_headers:
+        headers = take(raw_headers, TRACE_HEADER_SIZE)
     else:
         local = np.unravel_index(cells, live.shape)
         dims = root["trace_mask"].metadata.dimension_names
@@ -142,7 +143,7 @@ def export_segy(
         text = store.unb64(seg["text_header"])
         binary = store.unb64(seg["binary_header"])
         ext = [store.unb64(e) for e in seg["ext_headers"]]
-        grid_index = root["trace_order"][:]
+        grid_index = root[store.find_internal(root, "trace_order")][:]
         spec = {"format": seg["format"], "endian": seg["endian"], "n_samples": ns}
     else:
         dt_us = int(round(float(meta.get("sample_interval", 4.0)) * 1000))

@@ -172,7 +172,7 @@ def test_cli_adapt_then_denoise_with_the_adapted_model(noisy_store, client, tmp_
     assert main(["adapt", noisy_store, "--out", out, "--model", base, *addr]) == 2  # exists: --resume or --overwrite
     assert main(["adapt", noisy_store, "--out", str(tmp_path / "x.keras"), "--epochs", "0", *addr]) == 2
     assert "epochs must be at least 1" in capsys.readouterr().err
-    assert main(["denoise", noisy_store, "--model", out, "--output", "adapted", *addr]) == 0
+    assert main(["denoise", noisy_store, "--model", out, "--array", "adapted", *addr]) == 0
     attrs = zarr.open_group(noisy_store, mode="r")["adapted"].attrs["seisbatch"]
     assert attrs["complete"] and attrs["model_digest"] == dncnn.digest(dncnn.load(out))
 

@@ -18,7 +18,7 @@ import zarr
 from seisbatch import convert, engine, export, store
 from seisbatch.errors import SeisbatchError, as_os_error
 
-ARRAYS = ("amplitude", "raw_headers", "trace_mask", "trace_order", "inline", "crossline", "sample", "cdp_x", "cdp_y")
+ARRAYS = ("amplitude", "file/raw_headers", "trace_mask", "file/trace_order", "inline", "crossline", "sample", "cdp_x", "cdp_y")
 
 
 def _worker_pipeline() -> str:

@@ -35,11 +35,11 @@ def test_real_file_values_and_headers_equal_segyio(path, tmp_path, client):
     z = tmp_path / "s.zarr"
     convert.convert_segy(path, z, client=client)
     root = zarr.open_group(z, mode="r")
-    order = root["trace_order"][:]
+    order = root["file/trace_order"][:]
     grid = root["trace_mask"].shape
     cells = np.unravel_index(order, grid)
     amp = root["amplitude"][:][cells]
-    hdr = root["raw_headers"][:][cells]
+    hdr = root["file/raw_headers"][:][cells]
     with segyio.open(path, ignore_geometry=True, endian=segyio_endian(path)) as f:
         ref = np.stack([f.trace[i] for i in range(f.tracecount)]).astype(np.float32)
         assert np.array_equal(amp, ref)
@@ -87,6 +87,30 @@ def test_store_opens_with_plain_xarray(data_dir, tmp_path, client):
         cell = ds.sel(inline=h[segyio.su.iline], crossline=h[segyio.su.xline])
         assert float(cell["cdp_x"]) == pytest.approx(x)
         assert np.array_equal(cell["amplitude"].values, f.trace[10])
+    # the survey and its outputs only: what writing the file back takes lives in the subgroup file/
+    assert set(ds.data_vars) == {"amplitude", "trace_mask"}
+    assert {"raw_headers", "trace_order"} <= set(zarr.open_group(z, mode="r")["file"].array_keys())
+
+
+def test_coordinates_carry_their_units_and_crs(tmp_path, client):
+    """cdp_x/cdp_y in the binary header's measurement system (byte 3255: 1 metres) with the CRS an
+    EPSG code in the textual header names; the sample axis says time or depth."""
+    from seisbatch import segy_writer
+
+    sgy = tmp_path / "s.sgy"
+    synthetic.write_segy(sgy, synthetic.SurveySpec(n_inline=3, n_crossline=4, n_samples=20))
+    raw = bytearray(sgy.read_bytes())
+    raw[:3200] = segy_writer.file_header(20, 4000, "UTM ZONE 31N, EPSG:32631, COORDINATES IN METRES")[0]
+    raw[3254:3256] = (1).to_bytes(2, "big")
+    sgy.write_bytes(bytes(raw))
+    z = tmp_path / "s.zarr"
+    convert.convert_segy(sgy, z, client=client)
+    ds = xr.open_zarr(z)
+    assert ds["cdp_x"].attrs["units"] == "m" and ds["cdp_y"].attrs["crs"] == "EPSG:32631"
+    assert ds["sample"].attrs == {"units": "ms", "long_name": "time"} and ds["inline"].attrs["long_name"] == "inline number"
+    assert open(tmp_path / "s.zarr" / "file" / "raw_headers" / "zarr.json").read()  # not at the top
+    export.export_segy(z, tmp_path / "b.sgy", client=client)
+    assert (tmp_path / "b.sgy").read_bytes() == sgy.read_bytes()
 
 
 def test_statistics_are_those_of_the_live_samples(data_dir, tmp_path, client):
@@ -217,7 +241,7 @@ def test_compression_choices_keep_values_and_round_trip(data_dir, tmp_path, clie
         convert.convert_segy(src, z, client=client, compression=choice)
         assert info.describe(str(z))["compression"] == (choice or "lz4")  # lz4 is the default
         root = zarr.open_group(z, mode="r")
-        cells = np.unravel_index(root["trace_order"][:], root["trace_mask"].shape)
+        cells = np.unravel_index(root["file/trace_order"][:], root["trace_mask"].shape)
         assert np.array_equal(root["amplitude"][:][cells], ref)
         export.export_segy(z, tmp_path / f"{choice}.sgy", client=client)
         assert filecmp.cmp(src, tmp_path / f"{choice}.sgy", shallow=False)
@@ -275,7 +299,7 @@ def test_header_scan_shared_by_workers_gives_the_same_store(name, data_dir, tmp_
     convert.convert_segy(src, tmp_path / "c.zarr", client=client)
     assert len(pieces) > 10 and seen[-1] == (len(pieces), len(pieces))
     a, b = zarr.open_group(tmp_path / "p.zarr", mode="r"), zarr.open_group(tmp_path / "c.zarr", mode="r")
-    for name_ in ("raw_headers", "trace_mask", "trace_order", "cdp_x"):
+    for name_ in ("file/raw_headers", "trace_mask", "file/trace_order", "cdp_x"):
         np.testing.assert_array_equal(a[name_][:], b[name_][:], err_msg=name_)
     assert store.meta(a)["geometry"] == store.meta(b)["geometry"]
     export.export_segy(tmp_path / "p.zarr", tmp_path / "p.sgy", client=client)

@@ -205,7 +205,7 @@ def test_cli_summary_and_reserved_names(survey, tiny_model, client, capsys):
     out = capsys.readouterr().out
     assert "5 blocks (5 computed)" in out and "samples/s" in out
     assert main(args) == 0 and "already complete" in capsys.readouterr().out
-    assert main(args + ["--output", "amplitude"]) == 2
+    assert main(args + ["--array", "amplitude"]) == 2
     assert "reserved" in capsys.readouterr().err
 
 
@@ -218,7 +218,7 @@ def test_an_output_never_replaces_an_array_denoise_did_not_write(survey, tiny_mo
     for name, match in (("picks", "denoise did not write"), ("inline_number", "reserved"),
                         ("_convert_blocks", "letters, digits"), ("../elsewhere", "letters, digits"),
                         ("a/b", "letters, digits")):
-        assert main(args + ["--output", name]) == 2
+        assert main(args + ["--array", name]) == 2
         err = capsys.readouterr().err
         assert match in err and err.count("\n") == 1, (name, err)
     root = zarr.open_group(survey, mode="r")

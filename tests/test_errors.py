@@ -218,7 +218,7 @@ def test_failed_conversion_leaves_a_store_marked_incomplete(good, tmp_path, monk
         convert.convert_segy(good, tmp_path / "fresh.zarr", client=c, chunks=(4, 4, 97))
     assert 0 < len(missing) < len(log.read_text().split()) - len(missing)
     a, b = zarr.open_group(out, mode="r"), zarr.open_group(tmp_path / "fresh.zarr", mode="r")
-    for name in ("amplitude", "raw_headers", "trace_mask"):
+    for name in ("amplitude", "file/raw_headers", "trace_mask"):
         np.testing.assert_array_equal(a[name][:], b[name][:])
     assert a.attrs["seisbatch"]["stats"] == b.attrs["seisbatch"]["stats"]  # statistics over every block
     assert store.GROUP not in a  # the resume log goes with completion
@@ -247,7 +247,7 @@ def test_a_zarr_store_not_made_by_seisbatch_is_refused_untouched(kind, capsys, t
     root.create_array("time", shape=(60,), dtype="int32", dimension_names=["time"])[:] = np.arange(60) * 4
     before = sorted(p.relative_to(path).as_posix() for p in path.rglob("*"))
     commands = [["export", str(path), str(tmp_path / "x.sgy"), "--workers", "1", "--quiet"],
-                ["denoise", str(path), "--workers", "1", "--quiet"], ["qc", str(path), "--png", str(tmp_path / "qc.png")]]
+                ["denoise", str(path), "--workers", "1", "--quiet"], ["qc", str(path), "--out", str(tmp_path / "qc.png")]]
     if kind == "mdio":  # info describes an MDIO store (what convert would take from it)
         assert cli.main(["info", str(path)]) == 0 and "MDIO 1.1.3" in capsys.readouterr().out
     else:

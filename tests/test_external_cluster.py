@@ -94,11 +94,11 @@ def test_a_tls_cluster_runs_convert_and_denoise_with_dask_s_certificates_and_ref
             assert main(["denoise", z, "--model", str(tmp_path / "m.keras"), "--quiet", "--scheduler", address]) == 0
         assert zarr.open_group(z, mode="r")["denoised"].attrs["seisbatch"]["complete"]
         capsys.readouterr()
-        assert main(["denoise", z, "--output", "again", "--quiet", "--scheduler", address]) == 2  # no certificate
+        assert main(["denoise", z, "--array", "again", "--quiet", "--scheduler", address]) == 2  # no certificate
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "a TLS scheduler: give this client its certificates" in err
         with dask.config.set(pem_files(Security.temporary(), tmp_path / "other")):  # another authority
-            assert main(["denoise", z, "--output", "again", "--quiet", "--scheduler", address]) == 2
+            assert main(["denoise", z, "--array", "again", "--quiet", "--scheduler", address]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "cannot connect to the scheduler" in err
         assert "again" not in zarr.open_group(z, mode="r")

@@ -101,10 +101,10 @@ def test_cli_fx_then_qc_compare(noisy_store, client, tmp_path, capsys):
     assert main(["denoise", noisy_store, "--method", "fx", "--fx-filter", "0", *addr]) == 2
     assert "filter length" in capsys.readouterr().err
     png = tmp_path / "cmp.png"
-    assert main(["qc", noisy_store, "--output", "fxdecon", "--compare", "fxdecon", "--png", str(png)]) == 2
-    assert main(["denoise", noisy_store, "--output", "den", "--method", "fx", "--fx-window", "20,64", *addr]) == 0
+    assert main(["qc", noisy_store, "--array", "fxdecon", "--compare", "fxdecon", "--out", str(png)]) == 2
+    assert main(["denoise", noisy_store, "--array", "den", "--method", "fx", "--fx-window", "20,64", *addr]) == 0
     capsys.readouterr()
-    assert main(["qc", noisy_store, "--output", "fxdecon", "--compare", "den", "--png", str(png), "--json"]) == 0
+    assert main(["qc", noisy_store, "--array", "fxdecon", "--compare", "den", "--out", str(png), "--json"]) == 0
     assert png.stat().st_size > 10_000
 
 

@@ -47,13 +47,13 @@ def test_without_them_values_and_header_fields_still_equal_segyio(tmp_path, clie
     summary = convert.convert_mdio(PLAIN, z, client=client)
     assert sum("made up" in n for n in summary["notes"]) == 2  # textual and binary headers
     root = zarr.open_group(z, mode="r")
-    cells = np.unravel_index(root["trace_order"][:], root["trace_mask"].shape)
+    cells = np.unravel_index(root["file/trace_order"][:], root["trace_mask"].shape)
     with segyio.open(SEGY, ignore_geometry=True) as f:
         ref = f.trace.raw[:]
         raw = open(SEGY, "rb").read()
     headers = np.frombuffer(raw[3600:], np.uint8).reshape(f.tracecount, -1)[:, :240]
     assert np.array_equal(root["amplitude"][:][cells], ref)
-    assert np.array_equal(root["raw_headers"][:][cells][:, :232], headers[:, :232])  # MDIO parses bytes 1-232
+    assert np.array_equal(root["file/raw_headers"][:][cells][:, :232], headers[:, :232])  # MDIO parses bytes 1-232
     assert not root["amplitude"][:][~root["trace_mask"][:]].any()  # MDIO's NaN for dead traces becomes 0
     assert root["sample"].attrs["units"] == "ms" and root["sample"][1] == 4.0
     export.export_segy(z, tmp_path / "back.sgy", client=client)

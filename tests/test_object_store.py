@@ -67,7 +67,7 @@ def test_convert_denoise_qc_export_through_s3(s3, tmp_path, monkeypatch, capsys)
     convert.convert_segy(src, local, client=client, chunks=(2, 20, 60))
     denoise.denoise(local, str(tmp_path / "m.keras"), denoise.DenoiseSpec(tile=(12, 40)), client=client)
     remote, ref = zarr.open_group(url, mode="r"), zarr.open_group(local, mode="r")
-    for name in ("amplitude", "raw_headers", "trace_mask", "denoised"):
+    for name in ("amplitude", "file/raw_headers", "trace_mask", "denoised"):
         np.testing.assert_array_equal(remote[name][:], ref[name][:], err_msg=name)
     assert remote["denoised"].attrs["seisbatch"]["complete"]
     export.export_segy(url, str(tmp_path / "back.sgy"), client=client)

@@ -78,12 +78,12 @@ def test_half_precision_output_and_its_error_reported_by_qc(noisy, precision, lo
 def test_qc_precision_check_of_a_float32_output_is_exact(noisy, tmp_path, capsys):
     r = qc.qc(noisy, png=str(tmp_path / "q.png"))
     assert "precision_check" not in r  # float32 outputs are not checked unless asked
-    assert main(["qc", noisy, "--precision-check", "--png", str(tmp_path / "q.png")]) == 0
+    assert main(["qc", noisy, "--precision-check", "--out", str(tmp_path / "q.png")]) == 0
     out = capsys.readouterr().out
     assert "float32 inference against float32" in out
     pc = qc.qc(noisy, png=str(tmp_path / "q.png"), check_precision=True)["precision_check"]
     assert pc["rel_rms_error"] < 1e-5 and pc["snr_vs_float32_db"] > 90
-    assert main(["qc", noisy, "--output", "bfloat16", "--png", str(tmp_path / "q.png")]) == 0
+    assert main(["qc", noisy, "--array", "bfloat16", "--out", str(tmp_path / "q.png")]) == 0
     assert "bfloat16 inference against float32" in capsys.readouterr().out
 
 

@@ -120,7 +120,7 @@ def test_2d_line_figure_in_the_files_units_with_the_removed_noise_amplified(tmp_
     root = zarr.open_group(store, mode="r+")
     root["denoised"][:] = root["amplitude"][:] * np.float32(0.998)  # a denoiser that removed 0.2% of the amplitude
     png = tmp_path / "line.png"
-    assert main(["qc", store, "--png", str(png), "--json"]) == 0
+    assert main(["qc", store, "--out", str(png), "--json"]) == 0
     import json
 
     r = json.loads(capsys.readouterr().out)

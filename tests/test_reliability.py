@@ -40,7 +40,7 @@ def base(tmp_path_factory):
     return tmp
 
 
-def _same_store(a: str, b: str, arrays=("amplitude", "raw_headers", "trace_mask")) -> None:
+def _same_store(a: str, b: str, arrays=("amplitude", "file/raw_headers", "trace_mask")) -> None:
     ra, rb = zarr.open_group(a, mode="r"), zarr.open_group(b, mode="r")
     for name in arrays:
         np.testing.assert_array_equal(ra[name][:], rb[name][:], err_msg=name)

@@ -125,3 +125,19 @@ def naming(path: str) -> Iterator[None]:
         if os_exc is exc:
             raise
         raise os_exc from exc
+
+
+class Renamed(argparse.Action):
+    """An option's old spelling: still works, says its new one on stderr, and stays out of --help.
+    The scheme: positional arguments are the files and stores read and written, ``--array`` an
+    array inside a store, ``--out`` any other file a command writes."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        import sys
+
+        print(f"seisbatch: note: {option_string} is now {self.new} (the old spelling still works)", file=sys.stderr)
+        setattr(namespace, self.dest, values)

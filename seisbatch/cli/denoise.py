@@ -8,7 +8,7 @@ import time
 
 from .. import progress
 from ..errors import SeisbatchError
-from .common import client_args, client_kwargs, count, csv, naming
+from .common import Renamed, client_args, client_kwargs, count, csv, naming
 
 
 def add_parser(sub) -> None:
@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
                    help=f"default {d('method')}. dncnn: the model; fx: f-x deconvolution (Canales 1984), the classical baseline, "
                         "through the same tiles, tasks and resume, with no model (--fx-* options)")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
-    n.add_argument("--output", default=None,
+    n.add_argument("--output", dest="output", action=Renamed, new="--array")
+    n.add_argument("--array", dest="output", default=None,
                    help="name of the output array in the store (default: denoised for dncnn, fxdecon for fx; setting "
                         "seisbatch.denoise.output): letters, digits, '_' and '-'; a new array or one an earlier denoise "
                         "wrote, never the store's own arrays")
@@ -171,7 +172,7 @@ def _print_denoised(path: str, r: dict) -> None:
         where = ", ".join(f"{d} {lo:g}..{hi:g}" for d, lo, hi in t["subset"])
         print(f"trial over {where}: {t['blocks']} of {r['tasks']} blocks written to array {r['output']!r} "
               f"({r['computed']} computed now); look with `seisbatch qc {path}"
-              + (f" --output {r['output']}" if r["output"] != "denoised" else "") + "`, and run again without the subset "
+              + (f" --array {r['output']}" if r["output"] != "denoised" else "") + "`, and run again without the subset "
               "to finish the survey from them")
     resumed = f", {r['resumed']} already done by an earlier run" if r["resumed"] else ""
     print(f"denoised {path} -> array {r['output']!r}: {count(r['tasks'], 'block')} ({r['computed']} computed{resumed}), "

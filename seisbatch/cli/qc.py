@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .common import Renamed
+
 
 def add_parser(sub) -> None:
     q = sub.add_parser("qc", help="figures and metrics of a denoised array",
@@ -17,14 +19,17 @@ def add_parser(sub) -> None:
                                    "the sections, the metrics along the survey (a 2D line: trace by trace, over a few "
                                    "neighbouring traces).")
     q.add_argument("store", help="seisbatch store with a denoised array")
-    q.add_argument("--output", default="denoised", help="array to check (default denoised)")
+    q.add_argument("--array", dest="output", default="denoised", help="array to check (default denoised)")
+    q.add_argument("--output", dest="output", action=Renamed, new="--array")
     q.add_argument("--compare", default=None, metavar="ARRAY",
                    help="a second output of the store (e.g. fxdecon from `denoise --method fx`) measured the same way "
                         "and shown beside the first, with what each removed")
     q.add_argument("--section", default=None, help="section for the figure: inline:NUMBER or crossline:NUMBER "
-                   "(line numbers as in the headers; default the middle inline; 2D stores show the whole line)")
+                   "(line numbers as in the headers; default the middle inline; 2D stores show the whole line); "
+                   "in a gather store a gather, e.g. cdp:1010 or inline:1000,crossline:2003 (default the middle one)")
     q.add_argument("--clean", default=None, metavar="STORE", help="store of the noise-free survey, for SNR")
-    q.add_argument("--png", default=None, help="figure path (default: beside the store, STORE.qc-OUTPUT.png); a folder gets that name inside it, a name without a suffix gets .png")
+    q.add_argument("--png", dest="png", action=Renamed, new="--out")
+    q.add_argument("--out", dest="png", default=None, help="figure path (default: beside the store, STORE.qc-OUTPUT.png); a folder gets that name inside it, a name without a suffix gets .png")
     q.add_argument("--json", action="store_true", help="machine-readable metrics, per section")
     q.add_argument("--precision-check", action="store_true",
                    help="measure the output's error against float32 inference with the same model on one tile of the "

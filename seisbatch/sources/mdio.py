@@ -34,7 +34,7 @@ def mdio_block_task(vol: dict, path: str, index: int, block: tuple[slice, ...], 
             amp[block + (slice(s, s + slab),)] = data
             parts.append(stats.block_stats(data[live]))
         if endian is not None:
-            store.writable(path, "raw_headers", run)[block] = mdio_source.read_headers(v, block, endian)
+            store.writable(path, store.internal("raw_headers"), run)[block] = mdio_source.read_headers(v, block, endian)
     return mask_and_log(path, index, block, live,
                          stats.combine(parts) if parts else stats.block_stats(np.zeros(0, np.float32)), run)
 

@@ -10,7 +10,7 @@ import numpy as np
 from distributed import Client
 
 from .. import config, domain, engine, geometry, segy_reader, stats, store
-from ..segy_format import (EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
+from ..segy_format import (BIN_MEASUREMENT, EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
                            decode, lossy_rows)
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
@@ -46,19 +46,19 @@ def segy_block_task(layout: dict, path: str, index: int, block: tuple[slice, ...
         hdr[live] = records["header"]
     if live.any():  # a block without traces keeps the fill values: nothing to write
         store.writable(path, "amplitude", run)[block] = amp
-        store.writable(path, "raw_headers", run)[block] = hdr
+        store.writable(path, store.internal("raw_headers"), run)[block] = hdr
     n_raw = 0
     if keep_raw:
         lossy = lossy_rows(records["samples"], values, lay.format, lay.endian)
         n_raw = int(lossy.sum())
         if n_raw:
-            raw = store.writable(path, "raw_samples", run)
+            raw = store.writable(path, store.internal("raw_samples"), run)
             bits = np.zeros(amp.shape, dtype=raw.dtype)
             bits[live] = records["samples"].astype(raw.dtype)
             raw[block] = bits
             flags = np.zeros(grid, dtype=bool)
             flags[live] = lossy
-            store.writable(path, "raw_trace", run)[block] = flags
+            store.writable(path, store.internal("raw_trace"), run)[block] = flags
     return mask_and_log(path, index, block, live, dict(stats.block_stats(values), raw_traces=n_raw), run)
 
 
@@ -181,7 +181,8 @@ def template(src: str, layout: segy_reader.SegyLayout, c: Client, options: Conve
                   with_raw_samples=np.dtype(SAMPLE_FORMATS[layout.format][0]) if keep_raw else None,
                   n_file_traces=layout.n_traces,
                   trace_coords=trace_coords(layout, geom, fields, inline_byte, crossline_byte,
-                                                            options.offset_byte), compression=compression)
+                                                            options.offset_byte), compression=compression,
+                  coord_attrs=_coord_attrs(decode_text(text), binary, layout.endian))
     lay = layout.to_dict()
     return Template(
         source=source, options=options_, create=create, trace_order=geom.grid_index, blocks=blocks,
@@ -215,6 +216,16 @@ class SegySource:
         """Layout, geometry, line ranges, textual header; ``progress(traces, total)`` follows the
         header scan (it reads only the line fields, in this process)."""
         return describe(self.path, self.layout, self.options, progress)
+
+
+def _coord_attrs(text: str, binary: bytes, endian: str) -> dict[str, dict[str, str]]:
+    """Units and CRS of the coordinates, and names of the line axes, as xarray shows them."""
+    xy = domain.coordinate_attrs(text, int.from_bytes(binary[BIN_MEASUREMENT - 3201 : BIN_MEASUREMENT - 3199],
+                                                      "big" if endian == "big" else "little", signed=True))
+    return {"cdp_x": dict(xy, long_name="CDP x"), "cdp_y": dict(xy, long_name="CDP y"),
+            "inline": {"long_name": "inline number"}, "crossline": {"long_name": "crossline number"},
+            "offset": {"long_name": "source-receiver offset"}, "cdp": {"long_name": "CMP number"},
+            "shot_point": {"long_name": "shot point"}, "channel": {"long_name": "channel"}}
 
 
 def describe(path: str, layout: segy_reader.SegyLayout, options: ConvertSpec,

@@ -14,7 +14,7 @@ from .paths import (  # noqa: F401
     check_folder, is_url, url_fs, is_store, _ZARR_MARKERS, is_zarr_dir, prepare_output,
 )
 from .layout import (  # noqa: F401
-    FORMAT_VERSION, HEADER_BYTES, b64, unb64, default_chunks, create, write_trace_order, open_root, meta, open_complete, update_meta, consolidate, source_id, same_source,
+    FORMAT_VERSION, FILE, INTERNAL, internal, find_internal, HEADER_BYTES, b64, unb64, default_chunks, create, write_trace_order, open_root, meta, open_complete, update_meta, consolidate, source_id, same_source,
 )
 from .progress import (  # noqa: F401
     GROUP, CONVERSION, start_blocks, mark_done, read_blocks, done_mask, clear_blocks, _WRITABLE, writable,

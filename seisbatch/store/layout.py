@@ -4,10 +4,13 @@ Layout (MDIO v1 names where they cost nothing), readable by plain ``xarray.open_
 
 - ``amplitude``    float32, dims (inline, crossline, sample) or (trace, sample)
 - ``trace_mask``   bool over the trace grid; False where no trace exists (samples are 0)
-- ``raw_headers``  uint8 (..., header_byte=240): every trace header exactly as in the file
-- ``raw_samples``  the file's sample bit patterns, written only for traces whose value does not
-  survive float32 (``raw_trace`` True); empty, and free, for ordinary files
-- ``trace_order``  flat trace-grid index of each file trace, in file order, to write it back
+- ``file/``         what writing the input file back takes, kept out of the survey's variables
+  (``xarray.open_zarr`` shows the root only):
+  - ``raw_headers``  uint8 (..., header_byte=240): every trace header exactly as in the file
+  - ``raw_samples``  the file's sample bit patterns, written only for traces whose value does not
+    survive float32 (``raw_trace`` True); empty, and free, for ordinary files
+  - ``trace_order``  flat trace-grid index of each file trace, in file order, to write it back
+  (format 1 stores hold these four at the top level; they are read there too)
 - coordinates: ``inline``/``crossline`` or ``trace``, ``sample`` (ms or m), ``cdp_x``/``cdp_y``
 
 Root attribute ``seisbatch`` holds the state ("converting" until every block is written, then
@@ -32,7 +35,26 @@ from .codecs import amplitude_codec
 from .paths import is_store
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the bookkeeping arrays in the subgroup file/
+FILE = "file"
+INTERNAL = ("raw_headers", "raw_samples", "raw_trace", "trace_order")
+
+
+def internal(name: str) -> str:
+    """Where a store of this version keeps the bookkeeping array ``name``."""
+    return f"{FILE}/{name}"
+
+
+def find_internal(root: zarr.Group, name: str) -> str | None:
+    """Where ``root`` keeps the bookkeeping array ``name`` (``file/`` or, in format 1, the top
+    level), or None when it has none."""
+    for path in (internal(name), name):
+        try:
+            if isinstance(root[path], zarr.Array):
+                return path
+        except KeyError:
+            continue
+    return None
 
 
 HEADER_BYTES = TRACE_HEADER_SIZE
@@ -74,6 +96,7 @@ def create(
     n_file_traces: int,
     trace_coords: dict[str, np.ndarray] | None = None,
     compression: str | None = None,
+    coord_attrs: dict[str, dict[str, Any]] | None = None,
 ) -> zarr.Group:
     """Write the metadata-only template of a store; workers then fill chunk-aligned regions."""
     grid = tuple(len(axes[d]) for d in dims)
@@ -92,34 +115,37 @@ def create(
     root.create_array("trace_mask", shape=grid, chunks=grid_chunks, dtype="bool", fill_value=False, dimension_names=list(dims))
     if with_headers:
         root.create_array(
-            "raw_headers", shape=grid + (HEADER_BYTES,), chunks=grid_chunks + (HEADER_BYTES,), dtype="uint8",
+            internal("raw_headers"), shape=grid + (HEADER_BYTES,), chunks=grid_chunks + (HEADER_BYTES,), dtype="uint8",
             fill_value=0, dimension_names=list(dims) + ["header_byte"],
         )
     if with_raw_samples is not None:
         root.create_array(
-            "raw_samples", shape=grid + (n_samples,), chunks=chunks, dtype=with_raw_samples, fill_value=0,
+            internal("raw_samples"), shape=grid + (n_samples,), chunks=chunks, dtype=with_raw_samples, fill_value=0,
             dimension_names=amp_dims,
         )
-        root.create_array("raw_trace", shape=grid, chunks=grid_chunks, dtype="bool", fill_value=False, dimension_names=list(dims))
+        root.create_array(internal("raw_trace"), shape=grid, chunks=grid_chunks, dtype="bool", fill_value=False, dimension_names=list(dims))
     root.create_array(
-        "trace_order", shape=(n_file_traces,), chunks=(min(max(n_file_traces, 1), 1 << 20),), dtype="int64",
+        internal("trace_order"), shape=(n_file_traces,), chunks=(min(max(n_file_traces, 1), 1 << 20),), dtype="int64",
         fill_value=-1, dimension_names=["file_trace"],
     )
     for d in dims:
-        arr = root.create_array(d, shape=(len(axes[d]),), dtype=axes[d].dtype, dimension_names=[d])
+        arr = root.create_array(d, shape=(len(axes[d]),), dtype=axes[d].dtype, dimension_names=[d],
+                                attributes=(coord_attrs or {}).get(d, {}))
         arr[:] = axes[d]
-    s = root.create_array("sample", shape=(n_samples,), dtype="float64", dimension_names=["sample"], attributes={"units": sample_units})
+    s = root.create_array("sample", shape=(n_samples,), dtype="float64", dimension_names=["sample"],
+                          attributes={"units": sample_units, "long_name": "depth" if sample_units in ("m", "ft") else "time"})
     s[:] = samples
     side = round((1 << 20) ** (1 / len(grid)))  # ~1M cells per coordinate chunk: few small writes
     for name, values in (trace_coords or {}).items():
         chunks_c = tuple(min(n, max(c, side)) for n, c in zip(values.shape, grid_chunks))
-        c = root.create_array(name, shape=values.shape, chunks=chunks_c, dtype=values.dtype, dimension_names=list(dims))
+        c = root.create_array(name, shape=values.shape, chunks=chunks_c, dtype=values.dtype, dimension_names=list(dims),
+                              attributes=(coord_attrs or {}).get(name, {}))
         c[...] = values
     return root
 
 
 def write_trace_order(path: str, grid_index: np.ndarray) -> None:
-    zarr.open_array(store=path, path="trace_order", mode="r+")[:] = grid_index
+    zarr.open_array(store=path, path=internal("trace_order"), mode="r+")[:] = grid_index
 
 
 def open_root(path: str, mode: str = "r") -> zarr.Group:
