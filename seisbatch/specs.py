@@ -1,13 +1,13 @@
-"""Settings of ``seisbatch convert``, ``train`` and ``adapt``, in one place: each value is checked
-when a spec is built, before any work or cluster; the CLI takes its defaults from here; and this
-module imports no Keras, so ``seisbatch --help`` stays quick. (``DenoiseSpec`` lives with its
-runner, ``seisbatch.denoise``, as it resolves the settings file.)"""
+"""Settings of ``seisbatch convert``, ``denoise``, ``train`` and ``adapt``, in one place: each
+value is checked when a spec is built, before any work or cluster; the CLI takes its defaults
+from here (``DenoiseSpec``'s from the settings file); and this module imports no Keras, so
+``seisbatch --help`` stays quick."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
-from . import store
+from . import config, fx, store, tiling
 from .model import DEPTH, FILTERS
 from .geometry import KINDS as GEOMETRIES
 from .segy_format import TH_CDP, TH_CHANNEL, TH_CROSSLINE, TH_INLINE, TH_OFFSET, TH_SHOT
@@ -122,3 +122,100 @@ class TrainSpec:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {least}, not {value}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning rate must be positive, not {self.learning_rate}")
+
+
+def _setting(key: str, convert=lambda v: v):
+    """A dataclass default read from the settings (seisbatch.denoise.KEY) when a spec is made."""
+    return field(default_factory=lambda: convert(config.get(f"denoise.{key}")))
+
+
+def _pair(v) -> tuple[int, int]:
+    return tuple(int(x) for x in v)  # type: ignore[return-value]
+
+
+def _opt_int(v) -> int | None:
+    return None if v is None else int(v)
+
+
+PRECISIONS = ("float32", "bfloat16", "float16")
+METHODS = ("dncnn", "fx")
+DEFAULT_OUTPUT = {"dncnn": "denoised", "fx": "fxdecon"}
+
+
+def _opt_bool(v) -> bool | None:
+    if v is None or isinstance(v, bool):
+        return v
+    if str(v).lower() in ("true", "1", "yes", "on"):
+        return True
+    if str(v).lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"restore must be true, false or null, not {v!r}")
+
+
+def _output_default(v) -> str:
+    return "" if v is None else str(v)  # "": the method's own name (DEFAULT_OUTPUT)
+
+
+@dataclass(frozen=True)
+class DenoiseSpec:
+    """Everything that determines the output; a rerun must match it to resume. Defaults come from
+    the settings (``seisbatch.yaml``, Dask config files, DASK_SEISBATCH__DENOISE__* variables)."""
+
+    method: str = _setting("method", str)  # dncnn | fx
+    output: str = _setting("output", _output_default)  # "": DEFAULT_OUTPUT[method]
+    fx_filter: int = _setting("fx-filter", int)
+    fx_window: tuple[int, int] = _setting("fx-window", lambda v: _pair(v))
+    fx_damping: float = _setting("fx-damping", float)
+    direction: str = _setting("direction", str)
+    domain: str | None = _setting("domain")  # gathers: "gather" (each gather a section; None means it) or "offset"
+    restore: bool | None = _setting("restore", _opt_bool)  # put back the signal left in the noise (None: gathers)
+    tile: tuple[int, int] = _setting("tile", _pair)  # halo overhead ~10% on large sections; ~1 GB per worker at batch 2
+    halo: int | None = _setting("halo", _opt_int)  # None: the model's receptive radius (exact crop blending)
+    blend: str = _setting("blend", str)
+    batch_size: int = _setting("batch-size", int)
+    device: str = _setting("device", str)  # auto | cpu | gpu
+    precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
+    subset: tuple[tuple[str, float, float], ...] = ()  # a trial: (dim, first, last) coordinate ranges
+
+    def __post_init__(self) -> None:
+        """Every value checked here, at the boundary, before any cluster starts: a bad one is a
+        one-line error, never a traceback from a worker."""
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r} ({' or '.join(METHODS)})")
+        if not self.output:
+            object.__setattr__(self, "output", DEFAULT_OUTPUT[self.method])
+        choices = {"direction": ("inline", "crossline"), "blend": ("crop", "taper"), "device": ("auto", "cpu", "gpu"),
+                   "precision": PRECISIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}")
+        if len(self.tile) != 2 or min(self.tile) < 1:
+            raise ValueError(f"tile must be two positive sizes TRACES,SAMPLES, not {','.join(map(str, self.tile))}")
+        if self.domain is not None and self.domain not in tiling.DOMAINS:
+            raise ValueError(f"domain must be {' or '.join(tiling.DOMAINS)}, not {self.domain!r}")
+        if self.halo is not None and self.halo < 0:
+            raise ValueError(f"halo must not be negative, not {self.halo}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
+        for dim, lo, hi in self.subset:
+            if not lo <= hi:
+                raise ValueError(f"subset {dim} {lo:g}:{hi:g}: the first value must not exceed the last")
+        if self.method == "fx":
+            self.fx_spec()  # checked by FxSpec
+
+    def fx_spec(self) -> fx.FxSpec:
+        """The f-x settings of a ``method="fx"`` run (checked by :class:`fx.FxSpec`)."""
+        return fx.FxSpec(filter_length=self.fx_filter, window_traces=self.fx_window[0],
+                         window_samples=self.fx_window[1], damping=self.fx_damping)
+
+    def params(self) -> dict:
+        """The parameters that determine the output (the other method's settings left out)."""
+        d = asdict(self)
+        d.pop("subset")  # a trial computes some blocks of the same output; the full run resumes from them
+        if self.method == "fx":
+            for k in ("batch_size", "device", "precision", "blend", "halo"):
+                d.pop(k)
+        else:
+            for k in ("fx_filter", "fx_window", "fx_damping"):
+                d.pop(k)
+        return d
