@@ -86,18 +86,47 @@ def matmul_tflops(dtype: str, n: int, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / best / 1e12
 
 
-def bare(model, tile: tuple[int, int], batch: int, seconds: float = 3.0) -> float:
-    """Output samples/s of the model on full haloed tiles (the cores count as output)."""
+def bare(model, tile: tuple[int, int], batch: int, seconds: float = 3.0, predict=None) -> float:
+    """Output samples/s of the model on full haloed tiles (the cores count as output); ``predict``:
+    an engine's (tiles, batch) -> tiles, default the Keras model's."""
     from seisbatch import model as dncnn
 
+    run = predict or (lambda tiles, b: dncnn.predict(model, tiles, b))
     r = dncnn.receptive_radius(model)
     x = np.random.default_rng(1).standard_normal((batch, tile[0] + 2 * r, tile[1] + 2 * r), dtype=np.float32) * 0.3
-    dncnn.predict(model, x, batch)  # compile
+    run(x, batch)  # compile
     n, t = 0, time.perf_counter()
     while time.perf_counter() - t < seconds or n < 3:
-        dncnn.predict(model, x, batch)
+        run(x, batch)
         n += 1
     return n * batch * tile[0] * tile[1] / (time.perf_counter() - t)
+
+
+def engine_rates(base_model, precisions: list[str], tile, batch: int, ceiling: dict[str, float]) -> dict:
+    """The bare model on every engine (seisbatch.engines) and precision it computes in, against the
+    Keras model's float32 output on the same tiles (equality checked before timing)."""
+    from seisbatch import engines
+    from seisbatch import model as dncnn
+
+    folded = dncnn.for_inference(base_model)
+    r = dncnn.receptive_radius(folded)
+    x = np.random.default_rng(2).standard_normal((batch, tile[0] + 2 * r, tile[1] + 2 * r), dtype=np.float32) * 0.3
+    ref = dncnn.predict(folded, x, batch)
+    out = {}
+    for engine, own in (("onnx", ("float32", "float16")), ("jax", ("float32", "bfloat16"))):
+        for prec in own:
+            name = f"{engine} {prec}"
+            try:
+                run = engines.build(folded, engine, prec)
+                err = float(np.sqrt(((run(x, batch) - ref) ** 2).mean() / (ref**2).mean()))
+                sps = bare(folded, tile, batch, predict=run)
+            except Exception as e:  # noqa: BLE001 - an engine this machine lacks is said, not fatal
+                print(f"{name:>16}: not measured ({type(e).__name__}: {e})")
+                continue
+            out[name] = {"samples_s": sps, "rel_rms_error_vs_keras_float32": err}
+            frac = sps * dncnn.flops_per_sample() / 1e12 / ceiling.get(prec, ceiling["float32"])
+            print(f"{name:>16}: {sps:>14,.0f} samples/s, {frac:.2f} of matmul, error vs keras float32 {err:.2e}")
+    return out
 
 
 def _cluster(stack: contextlib.ExitStack, a, on_gpu: bool):
@@ -163,6 +192,9 @@ def main() -> None:
         print(f"{prec:>9}: matmul {ceiling:8.2f} TFLOP/s | bare model {sps:>14,.0f} samples/s = "
               f"{f['bare_tflops']:7.2f} TFLOP/s, {f['bare_tflops'] / ceiling:.2f} of matmul "
               f"(with BatchNorm layers unfolded: {trained:,.0f}, {sps / trained:.2f}x)")
+    ceilings = {prec: f["matmul_tflops"] for prec, f in figures["precisions"].items()}
+    print("engines (seisbatch.engines, the same weights; keras above):")
+    figures["engines"] = engine_rates(base_model, a.precision.split(","), tile, batch, ceilings)
     if not a.no_pipeline:
         pipeline(a, figures, inlines, crosslines, samples, tile, batch, on_gpu)
     if a.json:

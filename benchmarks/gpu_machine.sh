@@ -2,12 +2,14 @@
 # The GPU figures in the README, produced in one run on a GPU machine like the one lent to this
 # project (Python 3.12 with jax/torch, no TensorFlow, no package registry). From the project root:
 #
-#   ../shared/tools/gpu-wheels.sh zarrs        # here: keras, dask, zarr, zarrs, segyio, ... as wheels in .whl/
-#                                              (without zarrs there, seisbatch falls back to zarr-python's pipeline)
+#   ../shared/tools/gpu-wheels.sh zarrs onnx   # here: keras, dask, zarr, zarrs, segyio, onnx ... as wheels in .whl/
+#                                              (without zarrs there, seisbatch falls back to zarr-python's pipeline;
+#                                              onnx builds the graph the onnx engine gives to ONNX Runtime)
 #   benchmarks/gpu_machine.sh bench train      # there, with .whl carried along
 #
 # Steps (any of them, in order):
-#   bench    benchmarks/gpu.py: matmul ceiling, bare model and the whole Zarr-to-Zarr pipeline
+#   bench    benchmarks/gpu.py: matmul ceiling, bare model on every engine (keras, onnx, jax) and
+#            precision, each checked against keras float32 first, and the whole Zarr-to-Zarr pipeline
 #   train    the paper's recipe (50 epochs, RMSprop 1e-3, batch 32) on a make-dataset file, timed,
 #            then held-out results on 5 dB and noise-free patches
 #   finetune two longer fine-tuning stages from the paper50 model (the model card's recipe), evaluated
@@ -43,6 +45,7 @@ for step in "$@"; do
     echo "=== $step"
     case $step in
     bench)
+        $PY -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())" 2>&1
         $PY benchmarks/gpu.py --inlines "${INLINES:-256}" --tasks-per-gpu "${TASKS_PER_GPU:-2,4,8}" \
             --json "$OUT/gpu.json" ${BENCH_FLAGS:-} 2>&1 | tee "$OUT/gpu.log"
         ;;

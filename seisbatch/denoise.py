@@ -23,7 +23,7 @@ import numpy as np
 import zarr
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import config, devices, engine, fx, locking, orthogonalize, stats, store, tiling
+from . import config, devices, engine, engines, fx, locking, orthogonalize, stats, store, tiling
 from .errors import SeisbatchError
 from .specs import DEFAULT_OUTPUT, METHODS, PRECISIONS, DenoiseSpec  # noqa: F401  (importable here too)
 
@@ -34,12 +34,12 @@ _LOADED: dict[tuple, tuple[str, Any]] = {}  # this worker process's last model, 
 _LOADING = threading.Lock()
 
 
-def _load(path: str, precision: str, threads: int) -> tuple[str, Any]:
-    """Digest and inference form of the model at ``path``. A later run on the same cluster (the
-    next line of a 2D survey) reuses the loaded model and its compiled predict step, unless the
-    file has changed since (its modification time or size)."""
+def _load(path: str, precision: str, threads: int, engine: str = "auto") -> tuple[str, Any, engines.Predict]:
+    """Digest, inference form and predict function (``engine``) of the model at ``path``. A later
+    run on the same cluster (the next line of a 2D survey) reuses them and the compiled predict
+    step, unless the file has changed since (its modification time or size)."""
     st = os.stat(path)
-    key = (path, st.st_mtime_ns, st.st_size, precision)
+    key = (path, st.st_mtime_ns, st.st_size, precision, engine)
     with _LOADING:
         if key not in _LOADED:
             from . import model as dncnn
@@ -47,7 +47,17 @@ def _load(path: str, precision: str, threads: int) -> tuple[str, Any]:
             devices.start_backend(threads)
             m = dncnn.load(path)
             _LOADED.clear()  # one model per worker
-            _LOADED[key] = (dncnn.digest(m), dncnn.for_inference(m, precision))  # BatchNorm folded: fewer passes
+            if engine in ("auto", "keras"):
+                folded = dncnn.for_inference(m, precision)  # BatchNorm folded: fewer passes
+                predict = engines.build(folded, engine)
+            else:  # the other engines take the float32 weights and compute in ``precision`` themselves
+                folded = dncnn.for_inference(m)
+                try:
+                    predict = engines.build(folded, engine, precision)
+                except ImportError as exc:
+                    raise SeisbatchError(path, f"the {engine} engine needs {exc.name}: pip install "
+                                               "'seisbatch[engines]' (or onnxruntime-gpu on GPU workers)") from None
+            _LOADED[key] = (dncnn.digest(m), folded, predict)
         return _LOADED[key]
 
 
@@ -57,8 +67,9 @@ class ModelPlugin(WorkerPlugin):
     from the same weights even if the file is replaced during the run."""
 
     def __init__(self, path: str, device: str = "auto", workers_per_host: dict[str, int] | None = None,
-                 precision: str = "float32"):
+                 precision: str = "float32", engine: str = "auto"):
         self.path, self.device, self.per_host, self.precision = path, device, workers_per_host or {}, precision
+        self.engine = engine
 
     def setup(self, worker=None) -> None:
         self._model = None
@@ -77,10 +88,15 @@ class ModelPlugin(WorkerPlugin):
         """The worker's model; with ``digest``, refuse weights other than those planned with."""
         with self._lock:
             if self._model is None:
-                self._digest, self._model = _load(self.path, self.precision, self.threads)
+                self._digest, self._model, self._predict = _load(self.path, self.precision, self.threads, self.engine)
             if digest is not None and digest != self._digest:
                 raise SeisbatchError(self.path, "model file changed during the run (digest differs)")
             return self._model
+
+    def predictor(self, digest: str | None = None) -> engines.Predict:
+        """The worker's predict function, (tiles, batch size) -> denoised tiles, from its engine."""
+        self.model(digest)
+        return self._predict
 
     def info(self) -> dict:
         from . import model as dncnn
@@ -105,17 +121,16 @@ def denoise_task(store_path: str, plan_dict: dict, index: int, spec: dict, scale
 
     Non-finite input samples (NaN, Inf) go into the model as 0, so that one bad sample cannot
     spread over the model's receptive field, and are 0 in the output."""
-    from . import model as dncnn
 
     p = tiling.Plan.from_dict(plan_dict)
     task = p.tasks[index]
     amp = zarr.open_array(store=store_path, path="amplitude", mode="r")
     read = p.region(task, read=True)
-    model = get_worker().plugins[PLUGIN].model(digest)
+    run = get_worker().plugins[PLUGIN].predictor(digest)
     x = np.asarray(amp[read], dtype=np.float32)
 
     def predict(tiles: np.ndarray) -> np.ndarray:
-        out = dncnn.predict(model, tiles, spec["batch_size"])
+        out = run(tiles, spec["batch_size"])
         engine.count_tiles(len(tiles))  # the client's progress bar moves per tile, not per block
         return out
 
@@ -262,7 +277,7 @@ def _run(path: str, model_path: str, spec: DenoiseSpec, root: zarr.Group, scale:
             info, gpu, model_path = {"digest": None}, None, None
             halo = spec.fx_spec().halo
         else:
-            c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision), name=PLUGIN)
+            c.register_plugin(ModelPlugin(model_path, spec.device, per_host, spec.precision, spec.engine), name=PLUGIN)
             info = c.submit(model_info, pure=False, resources=gpu).result()
             halo = info["radius"] if spec.halo is None else spec.halo
         # a small survey is cut finer so that every task slot of the cluster has work; a resumed

@@ -176,6 +176,7 @@ class DenoiseSpec:
     device: str = _setting("device", str)  # auto | cpu | gpu
     precision: str = _setting("precision", str)  # float32 | bfloat16 | float16 (compute dtype; weights float32)
     subset: tuple[tuple[str, float, float], ...] = ()  # a trial: (dim, first, last) coordinate ranges
+    engine: str = _setting("engine", str)  # auto | keras | onnx | jax (seisbatch.engines)
 
     def __post_init__(self) -> None:
         """Every value checked here, at the boundary, before any cluster starts: a bad one is a
@@ -185,12 +186,15 @@ class DenoiseSpec:
         if not self.output:
             object.__setattr__(self, "output", DEFAULT_OUTPUT[self.method])
         choices = {"direction": ("inline", "crossline"), "blend": ("crop", "taper"), "device": ("auto", "cpu", "gpu"),
-                   "precision": PRECISIONS}
+                   "precision": PRECISIONS, "engine": ("auto", "keras", "onnx", "jax")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be {' or '.join(allowed)}, not {getattr(self, name)!r}")
         if len(self.tile) != 2 or min(self.tile) < 1:
             raise ValueError(f"tile must be two positive sizes TRACES,SAMPLES, not {','.join(map(str, self.tile))}")
+        allowed = {"onnx": ("float32", "float16"), "jax": ("float32", "bfloat16")}.get(self.engine, PRECISIONS)
+        if self.precision not in allowed:
+            raise ValueError(f"the {self.engine} engine computes in {' or '.join(allowed)}, not {self.precision}")
         if self.domain is not None and self.domain not in tiling.DOMAINS:
             raise ValueError(f"domain must be {' or '.join(tiling.DOMAINS)}, not {self.domain!r}")
         if self.halo is not None and self.halo < 0:
@@ -212,9 +216,11 @@ class DenoiseSpec:
         """The parameters that determine the output (the other method's settings left out)."""
         d = asdict(self)
         d.pop("subset")  # a trial computes some blocks of the same output; the full run resumes from them
+        if d["engine"] in ("auto", "keras"):  # the engine that made every output before engines existed
+            d.pop("engine")
         if self.method == "fx":
-            for k in ("batch_size", "device", "precision", "blend", "halo"):
-                d.pop(k)
+            for k in ("batch_size", "device", "precision", "blend", "halo", "engine"):
+                d.pop(k, None)
         else:
             for k in ("fx_filter", "fx_window", "fx_damping"):
                 d.pop(k)

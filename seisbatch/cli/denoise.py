@@ -79,6 +79,10 @@ def add_parser(sub) -> None:
     n.add_argument("--precision", default=None, choices=["float32", "bfloat16", "float16"],
                    help=f"compute precision of the model (default {d('precision')}). Half precision roughly doubles GPU "
                         "throughput; weights stay float32 and `seisbatch qc` reports the error against float32")
+    n.add_argument("--engine", default=None, choices=["auto", "keras", "onnx", "jax"],
+                   help=f"who runs the model's weights (default {d('engine')}): keras (its backend, the default), onnx "
+                        "(ONNX Runtime with TensorRT, CUDA or CPU; float32 or float16), jax (jax.lax convolutions, jit; "
+                        "float32 or bfloat16); all compute the same function (tested against keras)")
     n.add_argument("--gpu", action="store_true", help="start one local worker per GPU (dask-cuda's LocalCUDACluster, from "
                    "the gpu extra) instead of CPU workers; model tasks then run one per GPU")
     n.add_argument("--overwrite", action="store_true", help="replace an existing output array made by another model or parameters")
@@ -121,7 +125,7 @@ def _pair(text: str) -> tuple[int, int]:
 def cmd_denoise(args: argparse.Namespace) -> int:
     from .. import denoise, engine, stats, store
 
-    given = {k: getattr(args, k) for k in ("method", "output", "direction", "domain", "restore", "halo", "blend", "batch_size", "device",
+    given = {k: getattr(args, k) for k in ("method", "output", "direction", "domain", "restore", "engine", "halo", "blend", "batch_size", "device",
                                             "precision", "fx_filter", "fx_damping")
              if getattr(args, k) is not None}  # the rest comes from the settings (seisbatch config)
     stores = list(dict.fromkeys(args.store))  # each once, in the order given
