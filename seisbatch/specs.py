@@ -113,10 +113,13 @@ class TrainSpec:
     mixed_precision: bool = False
     recalibrate_bn: int = 0  # batches to re-estimate BatchNorm statistics over after training
     init: str | None = None  # start from this model's weights (fine-tuning) instead of random ones
+    prefetch: int = 2  # batches read ahead from HDF5 by a thread while the model trains (0: none)
+    steps_per_execution: int = 1  # training steps per call into the backend (more: less dispatch on a GPU)
 
     def __post_init__(self) -> None:
         for name, least in (("epochs", 1), ("batch_size", 1), ("depth", 2), ("filters", 1), ("n_test", 1),
-                            ("steps_per_epoch", 1), ("recalibrate_bn", 0)):
+                            ("steps_per_epoch", 1), ("recalibrate_bn", 0), ("prefetch", 0),
+                            ("steps_per_execution", 1)):
             value = getattr(self, name)
             if value is not None and value < least:
                 raise ValueError(f"{name.replace('_', '-')} must be at least {least}, not {value}")

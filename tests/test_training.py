@@ -199,3 +199,21 @@ def test_bad_training_settings_fail_in_one_line(tmp_path, capsys, option, messag
     assert main(["train", str(tmp_path / "none.h5"), "--out", str(tmp_path / "m.keras"), *option]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and not (tmp_path / "m.keras").exists()
+
+
+def test_prefetched_batches_are_the_same_batches_in_the_same_order(tmp_path, data):
+    """Reading ahead in a thread changes when a batch is read, never which: two epochs of batches
+    equal those read one at a time, and a new epoch drops what was read for the old order."""
+    from seisbatch import training
+
+    f, n, n_test = training.open_dataset(str(data))
+    f.close()
+    plain = training.PatchBatches(str(data), n - n_test, 8, True, 3)
+    ahead = training.PatchBatches(str(data), n - n_test, 8, True, 3, prefetch=3)
+    for epoch in (0, 1):
+        plain.set_epoch(epoch)
+        ahead.set_epoch(epoch)
+        for i in range(len(plain)):
+            for a, b in zip(plain[i], ahead[i]):
+                np.testing.assert_array_equal(a, b)
+    assert ahead._pool is not None and not ahead._ahead  # it did read ahead; nothing left past the end

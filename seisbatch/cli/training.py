@@ -68,6 +68,11 @@ def add_parser(sub) -> None:
     t.add_argument("--filters", type=int, default=d.filters, help=f"filters per hidden layer (default {d.filters})")
     t.add_argument("--test-count", type=int, default=None, help="patches held out at the end (default: the file's own, else 1000)")
     t.add_argument("--steps-per-epoch", type=int, default=None, help="limit the steps of an epoch (default: all training patches)")
+    t.add_argument("--prefetch", type=int, default=d.prefetch,
+                   help=f"batches a thread reads ahead from the HDF5 file while the model trains (default {d.prefetch}; 0: none)")
+    t.add_argument("--steps-per-execution", type=int, default=d.steps_per_execution,
+                   help=f"training steps per call into the backend (default {d.steps_per_execution}; more cut a GPU's "
+                        "per-step dispatch; the same weights)")
     t.add_argument("--mixed-precision", action="store_true", help="float16 compute with float32 weights, for GPUs; on an H100 the paper's recipe "
                         "ran only 8%% faster and learned far less (+2.3 dB against +10.8: model card)")
     t.add_argument("--recalibrate-bn", type=int, default=d.recalibrate_bn, metavar="BATCHES",
@@ -133,7 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
             shuffle=not args.no_shuffle, seed=args.seed, depth=args.depth, filters=args.filters, n_test=args.test_count,
             steps_per_epoch=args.steps_per_epoch, mixed_precision=args.mixed_precision,
-            recalibrate_bn=args.recalibrate_bn, init=args.init,
+            recalibrate_bn=args.recalibrate_bn, init=args.init, prefetch=args.prefetch,
+            steps_per_execution=args.steps_per_execution,
         )
     except ValueError as exc:
         raise SeisbatchError(args.data, str(exc)) from None
