@@ -325,3 +325,21 @@ def test_bad_convert_options_fail_in_one_line_before_any_cluster_starts(tmp_path
     assert main(["convert", str(sgy), str(tmp_path / "s.zarr"), *option]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and not (tmp_path / "s.zarr").exists()
+
+
+def test_a_format_1_store_with_its_bookkeeping_at_the_top_still_exports_byte_for_byte(data_dir, tmp_path, client):
+    """Stores of format 1 kept raw headers, raw samples and trace order at the top level."""
+    import shutil
+
+    src = data_dir / "formats" / "Format1msb.sgy"  # IBM floats: raw samples kept for a few traces too
+    z = tmp_path / "old.zarr"
+    convert.convert_segy(src, z, client=client)
+    for name in os.listdir(z / "file"):
+        if name != "zarr.json":
+            shutil.move(str(z / "file" / name), str(z / name))
+    shutil.rmtree(z / "file")
+    store.consolidate(str(z))
+    root = zarr.open_group(z, mode="r")
+    assert "file" not in root and store.find_internal(root, "raw_headers") == "raw_headers"
+    export.export_segy(z, tmp_path / "back.sgy", client=client)
+    assert (tmp_path / "back.sgy").read_bytes() == src.read_bytes()
