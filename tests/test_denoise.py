@@ -164,7 +164,7 @@ def test_a_short_2d_line_is_cut_along_samples_and_resumes_on_another_cluster(tin
 def _loaded_models() -> list:
     from seisbatch import denoise as d  # on a worker
 
-    return [(key[0], id(m), digest) for key, (digest, m) in d._LOADED.items()]
+    return [(key[0], id(m), digest) for key, (digest, m, _) in d._LOADED.items()]
 
 
 def test_workers_keep_a_loaded_model_for_the_next_run_until_its_file_changes(survey, tiny_model, client, tmp_path):
