@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
                         "through the same tiles, tasks and resume, with no model (--fx-* options)")
     n.add_argument("--model", default=None, help="model file (.keras or .weights.h5; default: the pretrained model shipped with seisbatch)")
     n.add_argument("--output", dest="output", action=Renamed, new="--array")
-    n.add_argument("--array", dest="output", default=None,
+    n.add_argument("--array", dest="output", default=None, metavar="NAME",
                    help="name of the output array in the store (default: denoised for dncnn, fxdecon for fx; setting "
                         "seisbatch.denoise.output): letters, digits, '_' and '-'; a new array or one an earlier denoise "
                         "wrote, never the store's own arrays")

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
                                    "the sections, the metrics along the survey (a 2D line: trace by trace, over a few "
                                    "neighbouring traces).")
     q.add_argument("store", help="seisbatch store with a denoised array")
-    q.add_argument("--array", dest="output", default="denoised", help="array to check (default denoised)")
+    q.add_argument("--array", dest="output", default="denoised", metavar="NAME", help="array to check (default denoised)")
     q.add_argument("--output", dest="output", action=Renamed, new="--array")
     q.add_argument("--compare", default=None, metavar="ARRAY",
                    help="a second output of the store (e.g. fxdecon from `denoise --method fx`) measured the same way "
