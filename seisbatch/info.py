@@ -32,7 +32,8 @@ def describe_store(path: str) -> dict[str, Any]:
     dims = list(amp.metadata.dimension_names)
     state = meta.get("state", "complete")
     arrays = {}
-    for name, arr in sorted(root.arrays()):
+    kept = [(f"{store.FILE}/{k}", a) for k, a in root[store.FILE].arrays()] if store.FILE in root else []
+    for name, arr in sorted(list(root.arrays()) + kept):  # the survey's arrays, then file/'s bookkeeping
         entry: dict[str, Any] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "dims": list(arr.metadata.dimension_names or [])}
         own = dict(arr.attrs.get("seisbatch", {}))
         if name == "amplitude":
