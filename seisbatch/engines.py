@@ -91,13 +91,13 @@ def onnx_predict(layers: list[tuple[np.ndarray, np.ndarray | None]], precision: 
 
     preferred = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
     providers = [p for p in preferred if p in ort.get_available_providers()]
-    session = ort.InferenceSession(onnx_graph(layers, precision), providers=providers)
+    graph = ort.InferenceSession(onnx_graph(layers, precision), providers=providers)
 
     def predict(tiles: np.ndarray, batch_size: int) -> np.ndarray:
         x = np.asarray(tiles, np.float32)[:, None]
         out = np.empty_like(x)
         for a in range(0, len(x), max(1, batch_size)):
-            out[a : a + batch_size] = session.run(["denoised"], {"noisy": x[a : a + batch_size]})[0]
+            out[a : a + batch_size] = graph.run(["denoised"], {"noisy": x[a : a + batch_size]})[0]
         return out[:, 0]
 
     return predict

@@ -258,9 +258,9 @@ def qc(path: str, output: str = "denoised", section: str | None = None, clean: s
         along = (kind, labels[kind], curves, float(labels[kind][index[0]]))
     similarity = orthogonalize.local_similarity(y, x - y)
     interval = float(samples[1][1] - samples[1][0]) if len(samples[1]) > 1 else 1.0
-    f_label, f, _ = plots.spectrum(x, interval, units)
-    spectra = (f_label, f, [(k, plots.spectrum(v, interval, units)[2]) for k, v in
-                            (("input", x), (output, y), ("removed", x - y), (compare, z)) if v is not None])
+    each = [(k, plots.spectrum(v, interval, units)) for k, v in
+            (("input", x), (output, y), ("removed", x - y), (compare, z)) if v is not None]
+    spectra = (each[0][1][0], each[0][1][1], [(k, amp) for k, (_, _, amp) in each])
     fig = plots.sections(png, panels, f"{os.path.basename(path.rstrip('/'))}: {name}", traces=traces, samples=samples,
                          along=along, removed=1 if compare is None else 2, similarity=similarity, spectra=spectra,
                          along_title="amplitude versus offset of the strongest event" if kind == "gather"

@@ -8,6 +8,7 @@ import time
 
 from .. import progress
 from ..errors import SeisbatchError
+from ..tiling import DOMAINS
 from .common import Renamed, client_args, client_kwargs, count, csv, naming
 
 
@@ -46,7 +47,7 @@ def add_parser(sub) -> None:
                    help=f"f-x: least-squares damping relative to each frequency's power (default {d('fx-damping'):g})")
     n.add_argument("--direction", default=None, choices=["inline", "crossline"],
                    help=f"sections of a 3D store to denoise (default {d('direction')}); a 2D line is one section")
-    n.add_argument("--domain", default=None, choices=list(tiling_domains()),
+    n.add_argument("--domain", default=None, choices=list(DOMAINS),
                    help="pre-stack gathers: gather (default) denoises each gather as an offset (or channel) x sample "
                         "section; offset denoises common-offset (common-channel) sections, along cdp, shot, or in a "
                         "3D CMP store the --direction's lines. No tile holds traces of two gathers (gather) or of "
@@ -109,12 +110,6 @@ def _subset(args: argparse.Namespace, where: str) -> tuple[tuple[str, float, flo
         except ValueError:
             raise SeisbatchError(where, f"{dim} range {span!r}: expected A:B (numbers)") from None
     return tuple(out)
-
-
-def tiling_domains() -> tuple[str, ...]:
-    from ..tiling import DOMAINS
-
-    return DOMAINS
 
 
 def _pair(text: str) -> tuple[int, int]:

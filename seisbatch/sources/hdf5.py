@@ -74,6 +74,8 @@ class Hdf5Source:
         self._template: Template | None = None
 
     def check(self) -> None:
+        if self._template is not None:  # checked already (the CLI checks before its cluster starts)
+            return
         o = self.options
         vol = hdf5_source.open_volume(self.path, o.dataset, o.axes)
         self._template = template(self.path, vol, sample_interval=o.sample_interval, sample_units=o.sample_units,

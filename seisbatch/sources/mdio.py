@@ -117,6 +117,8 @@ class MdioSource:
         self._template: Template | None = None
 
     def check(self) -> None:
+        if self._template is not None:  # checked already (the CLI checks before its cluster starts)
+            return
         if self.options.checksum:
             raise SeisbatchError(self.path, "--checksum is for SEG-Y and HDF5 files; an MDIO store is a directory")
         self._template = template(self.path, self.volume, chunks=self.options.chunks,

@@ -10,7 +10,7 @@ import numpy as np
 from distributed import Client
 
 from .. import config, domain, engine, geometry, segy_reader, stats, store
-from ..segy_format import (BIN_MEASUREMENT, EXACT_IN_FLOAT32, SAMPLE_FORMATS, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
+from ..segy_format import (BIN_MEASUREMENT, EXACT_IN_FLOAT32, SAMPLE_FORMATS, TEXT_SIZE, TH_CDP_X, TH_CDP_Y, TH_OFFSET, TH_SCALCO,
                            decode, lossy_rows)
 from ..errors import SeisbatchError
 from . import Template, mask_and_log
@@ -220,8 +220,8 @@ class SegySource:
 
 def _coord_attrs(text: str, binary: bytes, endian: str) -> dict[str, dict[str, str]]:
     """Units and CRS of the coordinates, and names of the line axes, as xarray shows them."""
-    xy = domain.coordinate_attrs(text, int.from_bytes(binary[BIN_MEASUREMENT - 3201 : BIN_MEASUREMENT - 3199],
-                                                      "big" if endian == "big" else "little", signed=True))
+    head = bytes(TEXT_SIZE) + binary  # the reader counts byte positions from the file's start
+    xy = domain.coordinate_attrs(text, segy_reader._int(head, BIN_MEASUREMENT, 2, endian))
     return {"cdp_x": dict(xy, long_name="CDP x"), "cdp_y": dict(xy, long_name="CDP y"),
             "inline": {"long_name": "inline number"}, "crossline": {"long_name": "crossline number"},
             "offset": {"long_name": "source-receiver offset"}, "cdp": {"long_name": "CMP number"},
